@@ -1,0 +1,219 @@
+"""Loupe: label audio events, spectra and image crops with a model in the loop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy import Engine
+
+from loupe.output import emit, user_errors
+from store import catalog, schema
+from store.engine import make_engine, safe_url, transaction
+from store.projects import create_project, ensure_user, get_project, list_projects
+from store.settings import load_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+project_app = typer.Typer(no_args_is_help=True, help="Create and list projects.")
+user_app = typer.Typer(no_args_is_help=True, help="Add people who annotate or review.")
+app.add_typer(project_app, name="project")
+app.add_typer(user_app, name="user")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")]
+DbOpt = Annotated[
+    str | None, typer.Option("--db", help="Database URL (default: $LOUPE_DATABASE_URL or ./loupe.db).")
+]
+
+
+def _url(db: str | None) -> str:
+    return load_settings(database_url=db).database_url
+
+
+def _engine(db: str | None) -> Engine:
+    """An engine on a database that is migrated to the code's schema."""
+    engine = make_engine(_url(db))
+    schema.require_current(engine)
+    return engine
+
+
+@app.command()
+def init(db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    """Create or upgrade the database to the current schema."""
+    with user_errors(as_json):
+        url = _url(db)
+        make_engine(url).dispose()
+        schema.upgrade(url)
+        revision = schema.head_revision()
+    emit(as_json, {"database": safe_url(url), "revision": revision},
+         lambda: f"database {safe_url(url)} is at revision {revision}")
+
+
+@project_app.command("create")
+def project_create(
+    name: str,
+    modality: Annotated[str, typer.Option(help="audio, spectrum or crop")],
+    classes: Annotated[str, typer.Option(help="Class names, comma-separated: a,b,c")],
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a project of one modality with its classes."""
+    with user_errors(as_json):
+        with transaction(_engine(db)) as session:
+            project = create_project(session, name, modality, classes.split(","))
+            result = {"id": project.id, "name": project.name, "modality": project.modality,
+                      "classes": project.classes}
+    emit(as_json, result, lambda: f"created project {name} ({modality}: {', '.join(result['classes'])})")
+
+
+@project_app.command("list")
+def project_list(db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    """List projects with their item counts."""
+    with user_errors(as_json), transaction(_engine(db)) as session:
+        rows = [
+            {"id": p.id, "name": p.name, "modality": p.modality, "classes": p.classes}
+            | catalog.project_status(session, p.id)
+            for p in list_projects(session)
+        ]
+
+    def text() -> str:
+        if not rows:
+            return "no projects yet: loupe project create NAME --modality ... --classes ..."
+        return "\n".join(
+            f"{r['name']:<24} {r['modality']:<9} {r['items']:>9} items {r['labelled_items']:>9} labelled"
+            for r in rows
+        )
+
+    emit(as_json, {"projects": rows}, text)
+
+
+@user_app.command("add")
+def user_add(
+    name: str,
+    role: Annotated[str, typer.Option(help="annotator, reviewer or admin")] = "annotator",
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a user (or show the existing one)."""
+    with user_errors(as_json):
+        from store.errors import ValidationError
+        from store.models.project import ROLES
+
+        if role not in ROLES:
+            raise ValidationError(f"unknown role {role!r}: choose one of {', '.join(ROLES)}")
+        with transaction(_engine(db)) as session:
+            user = ensure_user(session, name, role)
+            result = {"id": user.id, "name": user.name, "role": user.role}
+    emit(as_json, result, lambda: f"user {result['name']} ({result['role']})")
+
+
+@app.command()
+def ingest(
+    project: str,
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (recursive).")],
+    labels: Annotated[Path | None, typer.Option(help="CSV with columns file,label.")] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+) -> None:
+    """Register files of a project (re-ingesting the same bytes adds nothing)."""
+    from prelabel.ingest import ingest as run_ingest
+
+    with user_errors(as_json):
+        settings = load_settings(database_url=db)
+        report = run_ingest(
+            _engine(db), project, paths, labels_csv=labels,
+            batch_size=settings.batch_size, progress=not quiet,
+        )
+    result = report.as_dict()
+    emit(as_json, result, lambda: _ingest_text(report.as_dict()))
+    if not report.ingested_anything:
+        raise typer.Exit(1)
+
+
+def _ingest_text(r: dict) -> str:
+    lines = [
+        f"{r['files_seen']} files: {r['sources_added']} new sources, "
+        f"{r['sources_already_ingested']} already ingested, {r['files_ignored']} ignored",
+        f"{r['items_added']} items added, {r['labels_imported']} labels imported, "
+        f"{r['ingest_errors']} errors",
+    ]
+    lines += [f"  same content as {d['same_as']}: {d['path']}" for d in r["duplicates"]]
+    for e in r["errors"][:20]:
+        where = f" [{e['member']}]" if e["member"] else ""
+        lines.append(f"  error: {e['path']}{where}: {e['reason']}")
+    if len(r["errors"]) > 20:
+        lines.append(f"  ... and {len(r['errors']) - 20} more (loupe status PROJECT --errors)")
+    if r["sources_added"] + r["sources_already_ingested"] == 0:
+        lines.append("nothing could be ingested")
+    return "\n".join(lines)
+
+
+@app.command()
+def status(
+    project: str,
+    errors: Annotated[bool, typer.Option("--errors", help="List every ingest error.")] = False,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Counts of sources, items, labels, errors, suggestions, snapshots and model versions."""
+    with user_errors(as_json), transaction(_engine(db)) as session:
+        p = get_project(session, project)
+        counts = catalog.project_status(session, p.id)
+        result = {"project": p.name, "modality": p.modality, "classes": p.classes} | counts
+        result["labels"] = catalog.label_counts(session, p.id)
+        if errors:
+            result["errors"] = [
+                {"path": e.path, "member": e.member, "item_id": e.item_id, "reason": e.reason}
+                for e in catalog.list_ingest_errors(session, p.id)
+            ]
+
+    def text() -> str:
+        lines = [f"{result['project']} ({result['modality']}; classes {', '.join(result['classes'])})"]
+        lines += [f"  {key:<15} {counts[key]}" for key in counts]
+        lines += [f"  label {label!r}: {n}" for label, n in sorted(result["labels"].items())]
+        for e in result.get("errors", []):
+            where = f" [{e['member']}]" if e["member"] else ""
+            lines.append(f"  error: {e['path']}{where}: {e['reason']}")
+        return "\n".join(lines)
+
+    emit(as_json, result, text)
+
+
+@app.command()
+def verify(project: str, db: DbOpt = None, as_json: JsonOpt = False,
+           quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False) -> None:
+    """Decode every crop of a project once; entries that fail are recorded as ingest errors."""
+    from prelabel.verify import verify_crops
+
+    with user_errors(as_json):
+        result = verify_crops(_engine(db), project, progress=not quiet)
+    emit(as_json, result, lambda: f"{result['checked']} crops decoded, {result['unreadable']} unreadable")
+
+
+@app.command()
+def demo(
+    workspace: Annotated[Path, typer.Option(help="Folder for the generated data.")] = Path("loupe-demo"),
+    size: Annotated[str, typer.Option(help="small (seconds) or large (minutes)")] = "small",
+    seed: int = 0,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build a demo workspace: one project per modality, generated, ingested."""
+    from prelabel.demo import build_demo
+
+    with user_errors(as_json):
+        result = build_demo(workspace, database_url=_url(db), size=size, seed=seed)
+    emit(as_json, result, lambda: _demo_text(result))
+
+
+def _demo_text(result: dict) -> str:
+    lines = [f"demo workspace {result['workspace']} on {result['database']}"]
+    for name, counts in result["projects"].items():
+        lines.append(f"  {name:<16} {counts['items']:>7} items {counts['labelled_items']:>7} labelled")
+    lines.append("next: loupe status demo-audio")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""The store: models, engine, repository functions, settings and errors."""

@@ -1,0 +1,25 @@
+"""Every table of the store; importing this module registers them all on ``Base.metadata``."""
+
+from store.models.annotation import ACTIONS, Annotation, Lease
+from store.models.job import Job
+from store.models.model_version import ModelVersion, Suggestion
+from store.models.project import MODALITIES, Project, User
+from store.models.snapshot import Snapshot, SnapshotEntry
+from store.models.source import IngestError, Item, Source
+
+__all__ = [
+    "ACTIONS",
+    "MODALITIES",
+    "Annotation",
+    "IngestError",
+    "Item",
+    "Job",
+    "Lease",
+    "ModelVersion",
+    "Project",
+    "Snapshot",
+    "SnapshotEntry",
+    "Source",
+    "Suggestion",
+    "User",
+]

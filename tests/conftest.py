@@ -1,0 +1,94 @@
+"""Fixtures: databases built by the real migrations, on SQLite and on PostgreSQL.
+
+Every test that takes ``db_url`` runs twice: on a SQLite file copied from a migrated template,
+and on a PostgreSQL database cloned from a migrated template database.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import Engine
+
+from store import schema
+from store.engine import make_engine, transaction
+from store.projects import create_project
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+POSTGRES_URL = os.environ.get("LOUPE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _admin() -> psycopg.Connection:
+    return psycopg.connect(POSTGRES_URL, autocommit=True)
+
+
+def _database_url(name: str) -> str:
+    base, _, _ = POSTGRES_URL.rpartition("/")
+    return f"{base}/{name}"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    schema.upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    name = f"loupe_template_{os.getpid()}"
+    with _admin() as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    schema.upgrade(_database_url(name))
+    yield name
+    with _admin() as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A freshly migrated, empty database: a SQLite file or a PostgreSQL database."""
+    if request.param == "sqlite":
+        path = tmp_path / "loupe.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    template = request.getfixturevalue("postgres_template")
+    name = f"loupe_test_{uuid.uuid4().hex[:12]}"
+    with _admin() as admin:
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    yield _database_url(name)
+    with _admin() as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def make_project(engine: Engine):  # type: ignore[no-untyped-def]
+    """Create a project: ``make_project(name, modality, classes)``."""
+
+    def make(name: str, modality: str, classes: list[str], settings: dict | None = None) -> int:
+        with transaction(engine) as session:
+            return create_project(session, name, modality, classes, settings).id
+
+    return make
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        raise FileNotFoundError(f"the real sample data is expected at {SHARED_DATA}")
+    return SHARED_DATA
