@@ -22,7 +22,8 @@ app.add_typer(user_app, name="user")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")]
 DbOpt = Annotated[
-    str | None, typer.Option("--db", help="Database URL (default: $LOUPE_DATABASE_URL or ./loupe.db).")
+    str | None,
+    typer.Option("--db", help="Database URL (default: $LOUPE_DATABASE_URL or ./loupe.db)."),
 ]
 
 
@@ -45,8 +46,11 @@ def init(db: DbOpt = None, as_json: JsonOpt = False) -> None:
         make_engine(url).dispose()
         schema.upgrade(url)
         revision = schema.head_revision()
-    emit(as_json, {"database": safe_url(url), "revision": revision},
-         lambda: f"database {safe_url(url)} is at revision {revision}")
+    emit(
+        as_json,
+        {"database": safe_url(url), "revision": revision},
+        lambda: f"database {safe_url(url)} is at revision {revision}",
+    )
 
 
 @project_app.command("create")
@@ -58,12 +62,19 @@ def project_create(
     as_json: JsonOpt = False,
 ) -> None:
     """Create a project of one modality with its classes."""
-    with user_errors(as_json):
-        with transaction(_engine(db)) as session:
-            project = create_project(session, name, modality, classes.split(","))
-            result = {"id": project.id, "name": project.name, "modality": project.modality,
-                      "classes": project.classes}
-    emit(as_json, result, lambda: f"created project {name} ({modality}: {', '.join(result['classes'])})")
+    with user_errors(as_json), transaction(_engine(db)) as session:
+        project = create_project(session, name, modality, classes.split(","))
+        result = {
+            "id": project.id,
+            "name": project.name,
+            "modality": project.modality,
+            "classes": project.classes,
+        }
+    emit(
+        as_json,
+        result,
+        lambda: f"created project {name} ({modality}: {', '.join(result['classes'])})",
+    )
 
 
 @project_app.command("list")
@@ -80,7 +91,8 @@ def project_list(db: DbOpt = None, as_json: JsonOpt = False) -> None:
         if not rows:
             return "no projects yet: loupe project create NAME --modality ... --classes ..."
         return "\n".join(
-            f"{r['name']:<24} {r['modality']:<9} {r['items']:>9} items {r['labelled_items']:>9} labelled"
+            f"{r['name']:<24} {r['modality']:<9} {r['items']:>9} items "
+            f"{r['labelled_items']:>9} labelled"
             for r in rows
         )
 
@@ -122,8 +134,12 @@ def ingest(
     with user_errors(as_json):
         settings = load_settings(database_url=db)
         report = run_ingest(
-            _engine(db), project, paths, labels_csv=labels,
-            batch_size=settings.batch_size, progress=not quiet,
+            _engine(db),
+            project,
+            paths,
+            labels_csv=labels,
+            batch_size=settings.batch_size,
+            progress=not quiet,
         )
     result = report.as_dict()
     emit(as_json, result, lambda: _ingest_text(report.as_dict()))
@@ -169,7 +185,9 @@ def status(
             ]
 
     def text() -> str:
-        lines = [f"{result['project']} ({result['modality']}; classes {', '.join(result['classes'])})"]
+        lines = [
+            f"{result['project']} ({result['modality']}; classes {', '.join(result['classes'])})"
+        ]
         lines += [f"  {key:<15} {counts[key]}" for key in counts]
         lines += [f"  label {label!r}: {n}" for label, n in sorted(result["labels"].items())]
         for e in result.get("errors", []):
@@ -181,19 +199,29 @@ def status(
 
 
 @app.command()
-def verify(project: str, db: DbOpt = None, as_json: JsonOpt = False,
-           quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False) -> None:
+def verify(
+    project: str,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+) -> None:
     """Decode every crop of a project once; entries that fail are recorded as ingest errors."""
     from prelabel.verify import verify_crops
 
     with user_errors(as_json):
         result = verify_crops(_engine(db), project, progress=not quiet)
-    emit(as_json, result, lambda: f"{result['checked']} crops decoded, {result['unreadable']} unreadable")
+    emit(
+        as_json,
+        result,
+        lambda: f"{result['checked']} crops decoded, {result['unreadable']} unreadable",
+    )
 
 
 @app.command()
 def demo(
-    workspace: Annotated[Path, typer.Option(help="Folder for the generated data.")] = Path("loupe-demo"),
+    workspace: Annotated[Path, typer.Option(help="Folder for the generated data.")] = Path(
+        "loupe-demo"
+    ),
     size: Annotated[str, typer.Option(help="small (seconds) or large (minutes)")] = "small",
     seed: int = 0,
     db: DbOpt = None,
@@ -210,7 +238,9 @@ def demo(
 def _demo_text(result: dict) -> str:
     lines = [f"demo workspace {result['workspace']} on {result['database']}"]
     for name, counts in result["projects"].items():
-        lines.append(f"  {name:<16} {counts['items']:>7} items {counts['labelled_items']:>7} labelled")
+        lines.append(
+            f"  {name:<16} {counts['items']:>7} items {counts['labelled_items']:>7} labelled"
+        )
     lines.append("next: loupe status demo-audio")
     return "\n".join(lines)
 

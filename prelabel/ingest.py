@@ -75,7 +75,9 @@ class _Context:
     labels: LabelsCsv | None
     progress: bool
 
-    def error(self, session: Session, path: Path | str, reason: str, member: str | None = None) -> None:
+    def error(
+        self, session: Session, path: Path | str, reason: str, member: str | None = None
+    ) -> None:
         catalog.record_ingest_error(session, self.project_id, str(path), reason, member=member)
         self.report.errors.append((str(path), member, reason))
 
@@ -87,8 +89,10 @@ class _Context:
         if label in self.classes:
             return True
         self.error(
-            session, path,
-            f"unknown class {label!r} (project classes: {', '.join(self.classes)})", member,
+            session,
+            path,
+            f"unknown class {label!r} (project classes: {', '.join(self.classes)})",
+            member,
         )
         return False
 
@@ -116,8 +120,16 @@ def ingest(
         project: Project = get_project(session, project_name)
         user = ensure_user(session, IMPORT_USER, role="admin")
         context = _Context(
-            engine, project.id, project.modality, list(project.classes), dict(project.settings),
-            user.id, batch_size, report, None, progress,
+            engine,
+            project.id,
+            project.modality,
+            list(project.classes),
+            dict(project.settings),
+            user.id,
+            batch_size,
+            report,
+            None,
+            progress,
         )
     job = JobRecorder.start(engine, project.id, "ingest", {"paths": [str(p) for p in paths]})
     report.job_id = job.id
@@ -177,14 +189,20 @@ def _open_source(
                 context.report.duplicates.append((str(path), source.uri))
             return None, False
         if source is None:
-            source = catalog.add_source(session, context.project_id, str(path), kind, digest, size, meta)
+            source = catalog.add_source(
+                session, context.project_id, str(path), kind, digest, size, meta
+            )
             context.report.sources_added += 1
         return source, True
 
 
 def _register(
-    context: _Context, source: Source, items: Sequence[ItemRow], labels: Sequence[ImportedLabel],
-    *, bar: tqdm | None = None,
+    context: _Context,
+    source: Source,
+    items: Sequence[ItemRow],
+    labels: Sequence[ImportedLabel],
+    *,
+    bar: tqdm | None = None,
 ) -> None:
     """Register items and labels in batches, each its own transaction, then mark complete."""
     by_locator: dict[str, list[ImportedLabel]] = defaultdict(list)
@@ -229,8 +247,11 @@ def _ingest_recording(context: _Context, path: Path) -> None:
         return
     label_file = audio.find_label_file(path)
     meta = {
-        "sample_rate": info.sample_rate, "frames": info.frames, "channels": info.channels,
-        "duration_s": info.duration_s, "format": info.format,
+        "sample_rate": info.sample_rate,
+        "frames": info.frames,
+        "channels": info.channels,
+        "duration_s": info.duration_s,
+        "format": info.format,
         "label_file": str(label_file) if label_file else None,
     }
     source, fresh = _open_source(context, path, "recording", meta)
@@ -253,14 +274,25 @@ def _ingest_recording(context: _Context, path: Path) -> None:
                 context.error(session, label_file or path, e.reason, e.member)
                 continue
             row = ItemRow(
-                f"span:{span.start_s:.6f}-{span.end_s:.6f}", None, None,
-                span.start_s, span.end_s, span.f_low_hz, span.f_high_hz,
+                f"span:{span.start_s:.6f}-{span.end_s:.6f}",
+                None,
+                None,
+                span.start_s,
+                span.end_s,
+                span.f_low_hz,
+                span.f_high_hz,
             )
             items.append(row)
             if context.check_label(session, label_file or path, span.label, member):
                 labels.append(
-                    ImportedLabel(row.locator, span.label, span.start_s, span.end_s,
-                                  span.f_low_hz, span.f_high_hz)
+                    ImportedLabel(
+                        row.locator,
+                        span.label,
+                        span.start_s,
+                        span.end_s,
+                        span.f_low_hz,
+                        span.f_high_hz,
+                    )
                 )
     _register(context, source, _unique(items), labels)
 
@@ -276,8 +308,7 @@ def _unique(items: list[ItemRow]) -> list[ItemRow]:
 def _ingest_spectra(context: _Context, files: list[tuple[Path, Path]], job: JobRecorder) -> None:
     labels_path = context.labels.path if context.labels else None
     candidates = [
-        f for f, _ in files
-        if f.suffix.lower() in spectra.SPECTRUM_SUFFIXES and f != labels_path
+        f for f, _ in files if f.suffix.lower() in spectra.SPECTRUM_SUFFIXES and f != labels_path
     ]
     context.report.files_ignored = len(files) - len(candidates)
     job.total(len(candidates))
@@ -299,8 +330,11 @@ def _ingest_spectrum_file(context: _Context, path: Path) -> None:
         return
     axis = table.columns[0].axis
     meta = {
-        "points": len(axis), "axis_min": float(axis[0]), "axis_max": float(axis[-1]),
-        "spectra": len(table.columns), "skipped_empty_columns": table.skipped_empty,
+        "points": len(axis),
+        "axis_min": float(axis[0]),
+        "axis_max": float(axis[-1]),
+        "spectra": len(table.columns),
+        "skipped_empty_columns": table.skipped_empty,
     }
     kind = "spectrum_matrix" if table.is_matrix else "spectrum"
     source, fresh = _open_source(context, path, kind, meta)
@@ -349,7 +383,9 @@ def _ingest_crops(context: _Context, files: list[tuple[Path, Path]], job: JobRec
                 stores.append(row.hdf5_file)
     for missing in sorted(set(index_rows) - set(stores)):
         first = index_rows[missing][0]
-        context.error_now(first.hdf5_file, "named in an index CSV but not found", f"line {first.line}")
+        context.error_now(
+            first.hdf5_file, "named in an index CSV but not found", f"line {first.line}"
+        )
     job.total(len(stores) + len(images))
     for path in stores:
         _ingest_crop_store(context, path, index_rows.get(path, []))
@@ -382,12 +418,19 @@ def _ingest_crop_store(context: _Context, path: Path, index: list[crops.IndexRow
         for row in index:
             where = f"line {row.line}"
             if row.dataset_name not in lengths:
-                context.error(session, path, f"index names dataset {row.dataset_name!r}, not in the file", where)
+                context.error(
+                    session,
+                    path,
+                    f"index names dataset {row.dataset_name!r}, not in the file",
+                    where,
+                )
             elif not 0 <= row.index < lengths[row.dataset_name]:
                 context.error(
-                    session, path,
+                    session,
+                    path,
                     f"index {row.index} is outside dataset {row.dataset_name!r} "
-                    f"({lengths[row.dataset_name]} entries)", where,
+                    f"({lengths[row.dataset_name]} entries)",
+                    where,
                 )
             elif row.label and context.check_label(session, path, row.label, where):
                 labels.append(ImportedLabel(f"{row.dataset_name}[{row.index}]", row.label))

@@ -27,8 +27,12 @@ class JobRecorder:
         now = utcnow()
         with transaction(engine) as session:
             job = Job(
-                project_id=project_id, kind=kind, params=params, status="running",
-                started_at=now, heartbeat_at=now,
+                project_id=project_id,
+                kind=kind,
+                params=params,
+                status="running",
+                started_at=now,
+                heartbeat_at=now,
             )
             session.add(job)
             session.flush()

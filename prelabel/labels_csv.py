@@ -42,7 +42,10 @@ def read_labels_csv(path: Path) -> LabelsCsv:
         reader = csv.DictReader(f)
         names = [n.strip().lower() for n in reader.fieldnames or []]
         if "file" not in names or "label" not in names:
-            raise FormatError(f"labels CSV {path}: expected the columns file,label (found {','.join(names) or 'none'})")
+            raise FormatError(
+                f"labels CSV {path}: expected the columns file,label "
+                f"(found {','.join(names) or 'none'})"
+            )
         reader.fieldnames = names
         for line, row in enumerate(reader, start=2):
             file, label = (row.get("file") or "").strip(), (row.get("label") or "").strip()

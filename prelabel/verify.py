@@ -53,11 +53,15 @@ def verify_crops(engine: Engine, project_name: str, *, progress: bool = True) ->
     bar.close()
     with transaction(engine) as session:
         for item_id, uri, member, reason in failures:
-            catalog.record_ingest_error(session, project.id, uri, reason, member=member, item_id=item_id)
+            catalog.record_ingest_error(
+                session, project.id, uri, reason, member=member, item_id=item_id
+            )
     return {"checked": len(rows), "unreadable": len(failures)}
 
 
-def _decode_chunk(path: Path, kind: str, member: str | None, rows: list) -> list[tuple[int, str, str, str]]:
+def _decode_chunk(
+    path: Path, kind: str, member: str | None, rows: list
+) -> list[tuple[int, str, str, str]]:
     failures = []
     try:
         if kind == "hdf5":

@@ -52,12 +52,30 @@ class ImportedLabel:
 
 
 ITEM_COLUMNS = (
-    "project_id", "source_id", "locator", "member", "position",
-    "start_s", "end_s", "f_low_hz", "f_high_hz", "origin", "created_at",
+    "project_id",
+    "source_id",
+    "locator",
+    "member",
+    "position",
+    "start_s",
+    "end_s",
+    "f_low_hz",
+    "f_high_hz",
+    "origin",
+    "created_at",
 )
 _PG_ITEM_TYPES = (
-    "int4", "int4", "varchar", "varchar", "int4",
-    "float8", "float8", "float8", "float8", "varchar", "timestamptz",
+    "int4",
+    "int4",
+    "varchar",
+    "varchar",
+    "int4",
+    "float8",
+    "float8",
+    "float8",
+    "float8",
+    "varchar",
+    "timestamptz",
 )
 
 
@@ -69,7 +87,12 @@ def find_source(session: Session, project_id: int, sha256: str) -> Source | None
 
 
 def add_source(
-    session: Session, project_id: int, uri: str, kind: str, sha256: str, size_bytes: int,
+    session: Session,
+    project_id: int,
+    uri: str,
+    kind: str,
+    sha256: str,
+    size_bytes: int,
     meta: dict | None = None,
 ) -> Source:
     """Register a source.
@@ -80,7 +103,11 @@ def add_source(
         The project already has a source with the same content hash.
     """
     source = Source(
-        project_id=project_id, uri=uri, kind=kind, sha256=sha256, size_bytes=size_bytes,
+        project_id=project_id,
+        uri=uri,
+        kind=kind,
+        sha256=sha256,
+        size_bytes=size_bytes,
         meta=meta or {},
     )
     session.add(source)
@@ -108,8 +135,19 @@ def insert_items(session: Session, source: Source, rows: Sequence[ItemRow]) -> i
         )
         stamp = to_db(stamp) if to_db else stamp
     values = [
-        (source.project_id, source.id, r.locator, r.member, r.position,
-         r.start_s, r.end_s, r.f_low_hz, r.f_high_hz, "ingest", stamp)
+        (
+            source.project_id,
+            source.id,
+            r.locator,
+            r.member,
+            r.position,
+            r.start_s,
+            r.end_s,
+            r.f_low_hz,
+            r.f_high_hz,
+            "ingest",
+            stamp,
+        )
         for r in rows
     ]
     if postgresql:
@@ -150,7 +188,9 @@ def mark_complete(session: Session, source_id: int) -> None:
     session.execute(Source.__table__.update().where(Source.id == source_id).values(complete=True))
 
 
-def item_ids(session: Session, source_id: int, locators: Sequence[str] | None = None) -> dict[str, int]:
+def item_ids(
+    session: Session, source_id: int, locators: Sequence[str] | None = None
+) -> dict[str, int]:
     """Item ids of a source by locator: all of them, or those of ``locators``."""
     query = select(Item.locator, Item.id).where(Item.source_id == source_id)
     if locators is None:
@@ -197,9 +237,15 @@ def add_imported_labels(
         existing.add((item_id, label.label))
         rows.append(
             {
-                "item_id": item_id, "user_id": user_id, "action": "import", "label": label.label,
-                "start_s": label.start_s, "end_s": label.end_s, "f_low_hz": label.f_low_hz,
-                "f_high_hz": label.f_high_hz, "created_at": now,
+                "item_id": item_id,
+                "user_id": user_id,
+                "action": "import",
+                "label": label.label,
+                "start_s": label.start_s,
+                "end_s": label.end_s,
+                "f_low_hz": label.f_low_hz,
+                "f_high_hz": label.f_high_hz,
+                "created_at": now,
             }
         )
     if rows:
@@ -262,10 +308,12 @@ def project_status(session: Session, project_id: int) -> dict[str, int]:
         "ingest_errors": count(IngestError, IngestError.project_id == project_id),
         "annotations": session.scalar(
             select(func.count()).select_from(Annotation).join(Item).where(in_project)
-        ) or 0,
+        )
+        or 0,
         "suggestions": session.scalar(
             select(func.count()).select_from(Suggestion).join(Item).where(in_project)
-        ) or 0,
+        )
+        or 0,
         "snapshots": count(Snapshot, Snapshot.project_id == project_id),
         "model_versions": count(ModelVersion, ModelVersion.project_id == project_id),
     }

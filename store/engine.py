@@ -59,7 +59,9 @@ def make_engine(url: str, *, check: bool = True) -> Engine:
         except OperationalError as e:
             engine.dispose()
             reason = str(e.orig).strip().splitlines()[0] if e.orig else str(e)
-            raise DatabaseUnreachableError(f"cannot reach the database {safe_url(url)}: {reason}") from e
+            raise DatabaseUnreachableError(
+                f"cannot reach the database {safe_url(url)}: {reason}"
+            ) from e
     return engine
 
 

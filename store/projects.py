@@ -35,7 +35,9 @@ def create_project(
     if not name:
         raise ValidationError("a project needs a name")
     if modality not in MODALITIES:
-        raise ValidationError(f"unknown modality {modality!r}: choose one of {', '.join(MODALITIES)}")
+        raise ValidationError(
+            f"unknown modality {modality!r}: choose one of {', '.join(MODALITIES)}"
+        )
     classes = [c.strip() for c in classes if c.strip()]
     if not classes:
         raise ValidationError("a project needs at least one class (--classes a,b,...)")

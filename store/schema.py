@@ -58,5 +58,7 @@ def require_current(engine: Engine) -> None:
     """
     current, head = current_revision(engine), head_revision()
     if current != head:
-        state = "not initialised" if current is None else f"at revision {current}, code expects {head}"
+        state = (
+            "not initialised" if current is None else f"at revision {current}, code expects {head}"
+        )
         raise SchemaOutdatedError(f"the database is {state}: run `loupe init`")

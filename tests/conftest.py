@@ -21,7 +21,9 @@ from store.engine import make_engine, transaction
 from store.projects import create_project
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-POSTGRES_URL = os.environ.get("LOUPE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "LOUPE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 
 
 def _admin() -> psycopg.Connection:

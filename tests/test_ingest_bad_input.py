@@ -23,7 +23,9 @@ def _wav(path: Path, seconds: float = 2.0, rate: int = 8000) -> Path:
 
 def _errors(engine: Engine, project_id: int) -> list[tuple[str, str | None, str]]:
     with transaction(engine) as session:
-        return [(Path(e.path).name, e.member, e.reason) for e in list_ingest_errors(session, project_id)]
+        return [
+            (Path(e.path).name, e.member, e.reason) for e in list_ingest_errors(session, project_id)
+        ]
 
 
 def _status(engine: Engine, project_id: int) -> dict:
@@ -130,11 +132,17 @@ def test_five_point_spectrum_fails(engine, make_project, tmp_path) -> None:
     _spectrum(tmp_path / "sta-short.txt", [100, 200, 300, 400, 500], [1, 2, 3, 2, 1])
     report = ingest(engine, "s", [tmp_path], progress=False)
     [(name, member, reason)] = _errors(engine, pid)
-    assert (name, member, reason) == ("sta-short.txt", "column 1", "5 points; a spectrum needs at least 10")
+    assert (name, member, reason) == (
+        "sta-short.txt",
+        "column 1",
+        "5 points; a spectrum needs at least 10",
+    )
     assert not report.ingested_anything
 
 
-def test_hdf5_entry_of_random_bytes_fails_on_first_decode(engine, make_project, tmp_path, shared_data) -> None:
+def test_hdf5_entry_of_random_bytes_fails_on_first_decode(
+    engine, make_project, tmp_path, shared_data
+) -> None:
     pid = make_project("c", "crop", ["defect", "no_defect"])
     source = h5py.File(shared_data / "crops/piped/piped_dev.h5", "r")
     name = next(iter(source))
@@ -165,9 +173,13 @@ def test_file_that_is_not_hdf5_fails(engine, make_project, tmp_path, shared_data
     assert report.items_added == 384
 
 
-def test_missing_path_fails_and_the_rest_goes_on(engine, make_project, tmp_path, shared_data) -> None:
+def test_missing_path_fails_and_the_rest_goes_on(
+    engine, make_project, tmp_path, shared_data
+) -> None:
     pid = make_project("c", "crop", ["defect", "no_defect"])
-    report = ingest(engine, "c", [tmp_path / "nowhere", shared_data / "crops/piped"], progress=False)
+    report = ingest(
+        engine, "c", [tmp_path / "nowhere", shared_data / "crops/piped"], progress=False
+    )
     [(name, member, reason)] = _errors(engine, pid)
     assert (name, reason) == ("nowhere", "no such file or folder")
     assert report.items_added == 384

@@ -29,7 +29,9 @@ def _ingest_twice(engine: Engine, project: str, paths: list[Path], **kwargs) -> 
     return first, second
 
 
-def test_rampp_matrices_give_129_labelled_spectra(engine, make_project, shared_data, tmp_path) -> None:
+def test_rampp_matrices_give_129_labelled_spectra(
+    engine, make_project, shared_data, tmp_path
+) -> None:
     raw = shared_data / "spectra/rampp/raw"
     labels = tmp_path / "labels.csv"
     labels.write_text(
@@ -72,7 +74,9 @@ def test_spinetail_segments_keep_frequency_bounds(engine, make_project, shared_d
     assert first.items_added == 18 and first.labels_imported == 18 and first.errors == []
     assert _labels(engine, project_id) == {"SP": 14, "CRER": 4}
     with transaction(engine) as session:
-        items = session.scalars(select(Item).where(Item.project_id == project_id).order_by(Item.start_s)).all()
+        items = session.scalars(
+            select(Item).where(Item.project_id == project_id).order_by(Item.start_s)
+        ).all()
     assert all(i.f_low_hz is not None and i.f_high_hz > i.f_low_hz for i in items)
     assert items[0].start_s == 0.101385 and round(items[0].f_low_hz, 3) == 6441.064
     assert second.items_added == 0 and second.labels_imported == 0

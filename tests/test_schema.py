@@ -37,7 +37,9 @@ def _one_item(engine: Engine) -> tuple[int, int, int]:
     with transaction(engine) as session:
         project = create_project(session, "p", "crop", ["a", "b"])
         user = ensure_user(session, IMPORT_USER)
-        source = Source(project_id=project.id, uri="/x.h5", kind="hdf5", sha256="0" * 64, size_bytes=1)
+        source = Source(
+            project_id=project.id, uri="/x.h5", kind="hdf5", sha256="0" * 64, size_bytes=1
+        )
         session.add(source)
         session.flush()
         item = Item(project_id=project.id, source_id=source.id, locator="d[0]")
@@ -49,7 +51,9 @@ def _one_item(engine: Engine) -> tuple[int, int, int]:
 def test_annotations_cannot_be_updated_or_deleted_is_rejected(engine: Engine) -> None:
     _, item_id, user_id = _one_item(engine)
     with transaction(engine) as session:
-        session.execute(insert(Annotation).values(item_id=item_id, user_id=user_id, action="accept", label="a"))
+        session.execute(
+            insert(Annotation).values(item_id=item_id, user_id=user_id, action="accept", label="a")
+        )
     for statement in ("UPDATE annotation SET label = 'b'", "DELETE FROM annotation"):
         with pytest.raises(DatabaseError, match="append-only"), transaction(engine) as session:
             session.execute(text(statement))
@@ -66,13 +70,25 @@ def test_foreign_keys_are_enforced_is_rejected(engine: Engine) -> None:
 def test_second_suggestion_for_same_item_and_version_is_rejected(engine: Engine) -> None:
     project_id, item_id, _ = _one_item(engine)
     with transaction(engine) as session:
-        version = ModelVersion(project_id=project_id, arch="lenet5", checkpoint_uri="/c.pt",
-                               checkpoint_sha256="0" * 64, classes=["a", "b"])
+        version = ModelVersion(
+            project_id=project_id,
+            arch="lenet5",
+            checkpoint_uri="/c.pt",
+            checkpoint_sha256="0" * 64,
+            classes=["a", "b"],
+        )
         session.add(version)
         session.flush()
         version_id = version.id
-    row = dict(item_id=item_id, model_version_id=version_id, label="a", probabilities=[0.9, 0.1],
-               confidence=0.9, margin=0.8, entropy=0.3)
+    row = dict(
+        item_id=item_id,
+        model_version_id=version_id,
+        label="a",
+        probabilities=[0.9, 0.1],
+        confidence=0.9,
+        margin=0.8,
+        entropy=0.3,
+    )
     with transaction(engine) as session:
         session.execute(insert(Suggestion).values(**row))
     with pytest.raises(IntegrityError), transaction(engine) as session:
@@ -91,6 +107,14 @@ def test_two_active_versions_in_a_project_is_rejected(engine: Engine) -> None:
     project_id, _, _ = _one_item(engine)
     with pytest.raises(IntegrityError), transaction(engine) as session:
         for _ in range(2):
-            session.add(ModelVersion(project_id=project_id, arch="lenet5", checkpoint_uri="/c.pt",
-                                     checkpoint_sha256="0" * 64, classes=["a"], status="active"))
+            session.add(
+                ModelVersion(
+                    project_id=project_id,
+                    arch="lenet5",
+                    checkpoint_uri="/c.pt",
+                    checkpoint_sha256="0" * 64,
+                    classes=["a"],
+                    status="active",
+                )
+            )
             session.flush()

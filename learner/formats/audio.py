@@ -59,7 +59,9 @@ def recording_info(path: Path) -> RecordingInfo:
             sound.seek(max(0, sound.frames - 2048))
             tail = sound.read(2048)
     except (RuntimeError, soundfile.LibsndfileError) as e:
-        raise FormatError(f"the audio cannot be decoded to its end ({_libsndfile_reason(e)})") from e
+        raise FormatError(
+            f"the audio cannot be decoded to its end ({_libsndfile_reason(e)})"
+        ) from e
     if len(tail) == 0:
         raise FormatError("the audio cannot be decoded to its end")
     return RecordingInfo(info.samplerate, info.frames, info.channels, info.format)
@@ -153,12 +155,12 @@ def parse_raven(lines: list[str]) -> list[LabelSpan]:
     try:
         begin, end = header.index("begin time (s)"), header.index("end time (s)")
     except ValueError as e:
-        raise FormatError("a Raven table needs 'Begin Time (s)' and 'End Time (s)'", "line 1") from e
+        raise FormatError(
+            "a Raven table needs 'Begin Time (s)' and 'End Time (s)'", "line 1"
+        ) from e
     label_column = next((header.index(n) for n in RAVEN_LABEL_COLUMNS if n in header), None)
     if label_column is None:
-        raise FormatError(
-            f"no label column (one of: {', '.join(RAVEN_LABEL_COLUMNS)})", "line 1"
-        )
+        raise FormatError(f"no label column (one of: {', '.join(RAVEN_LABEL_COLUMNS)})", "line 1")
     low = header.index("low freq (hz)") if "low freq (hz)" in header else None
     high = header.index("high freq (hz)") if "high freq (hz)" in header else None
     spans = []
@@ -167,7 +169,9 @@ def parse_raven(lines: list[str]) -> list[LabelSpan]:
             continue
         fields = raw.split("\t")
         if len(fields) < len(header):
-            raise FormatError(f"{len(fields)} fields where the header has {len(header)}", f"line {number}")
+            raise FormatError(
+                f"{len(fields)} fields where the header has {len(header)}", f"line {number}"
+            )
         start_s, end_s = _numbers([fields[begin], fields[end]], number, "begin and end time")
         f_low = f_high = None
         if low is not None and high is not None:
@@ -182,7 +186,9 @@ def _numbers(fields: list[str], line: int, what: str) -> tuple[float, float]:
     try:
         a, b = float(fields[0]), float(fields[1])
     except ValueError as e:
-        raise FormatError(f"{what} must be numbers, found {fields[0]!r} and {fields[1]!r}", f"line {line}") from e
+        raise FormatError(
+            f"{what} must be numbers, found {fields[0]!r} and {fields[1]!r}", f"line {line}"
+        ) from e
     if a != a or b != b:
         raise FormatError(f"{what} must be numbers, found NaN", f"line {line}")
     return a, b

@@ -100,7 +100,9 @@ def read_crop_index(path: Path) -> tuple[list[IndexRow], list[FormatError]]:
             if not any(field.strip() for field in fields):
                 continue
             if len(fields) < 3:
-                errors.append(FormatError(f"expected 4 fields, found {len(fields)}", f"line {line}"))
+                errors.append(
+                    FormatError(f"expected 4 fields, found {len(fields)}", f"line {line}")
+                )
                 continue
             try:
                 index = int(fields[2])
@@ -108,7 +110,15 @@ def read_crop_index(path: Path) -> tuple[list[IndexRow], list[FormatError]]:
                 errors.append(FormatError(f"index {fields[2]!r} is not an integer", f"line {line}"))
                 continue
             label = fields[3].strip() if len(fields) > 3 else ""
-            rows.append(IndexRow((path.parent / fields[0].strip()).resolve(), fields[1].strip(), index, label, line))
+            rows.append(
+                IndexRow(
+                    (path.parent / fields[0].strip()).resolve(),
+                    fields[1].strip(),
+                    index,
+                    label,
+                    line,
+                )
+            )
     return rows, errors
 
 

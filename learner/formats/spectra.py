@@ -93,7 +93,9 @@ def read_spectrum_table(path: Path) -> SpectrumTable:
     return SpectrumTable(spectra, errors, skipped)
 
 
-def read_spectrum_column(path: Path, position: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def read_spectrum_column(
+    path: Path, position: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Axis and intensity of one column of a file (what an item's locator points at)."""
     for column in read_spectrum_table(path).columns:
         if column.position == position:
@@ -109,7 +111,9 @@ def _read_lines(path: Path) -> list[str]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = data.decode("latin-1")
-    return [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return [
+        line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")
+    ]
 
 
 def _detect_delimiter(lines: list[str]) -> str | None:
@@ -172,6 +176,5 @@ def validate_intensity(values: NDArray[np.float64]) -> None:
     if bad.any():
         rows = np.flatnonzero(bad)
         kind = "NaN or empty" if np.isnan(values[rows[0]]) else "infinite"
-        raise FormatError(
-            f"{bad.sum()} {kind} intensit{'y' if bad.sum() == 1 else 'ies'} (first at point {rows[0] + 1})"
-        )
+        noun = "intensity" if bad.sum() == 1 else "intensities"
+        raise FormatError(f"{bad.sum()} {kind} {noun} (first at point {rows[0] + 1})")

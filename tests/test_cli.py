@@ -1,0 +1,116 @@
+"""The command line as a user and a scheduled job meet it: messages, exit codes, one JSON object."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from loupe.cli import app
+
+runner = CliRunner()
+
+
+def loupe(db_url: str, *args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, [*args, "--db", db_url])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def loupe_json(db_url: str, *args: str) -> tuple[int, dict]:
+    code, out, _ = loupe(db_url, *args, "--json")
+    [line] = out.strip().splitlines()  # exactly one JSON object
+    return code, json.loads(line)
+
+
+def test_status_json_after_ingest(db_url: str, shared_data) -> None:
+    assert (
+        loupe_json(
+            db_url,
+            "project",
+            "create",
+            "piped",
+            "--modality",
+            "crop",
+            "--classes",
+            "defect,no_defect",
+        )[0]
+        == 0
+    )
+    code, result = loupe_json(
+        db_url, "ingest", "piped", str(shared_data / "crops/piped"), "--quiet"
+    )
+    assert code == 0 and result["items_added"] == 384 and result["labels_imported"] == 384
+    code, status = loupe_json(db_url, "status", "piped")
+    assert code == 0
+    for key in (
+        "sources",
+        "items",
+        "ingest_errors",
+        "annotations",
+        "suggestions",
+        "snapshots",
+        "model_versions",
+    ):
+        assert key in status
+    assert (status["sources"], status["items"], status["annotations"]) == (1, 384, 384)
+    assert status["labels"] == {"defect": 192, "no_defect": 192}
+
+
+def test_init_is_idempotent(db_url: str) -> None:
+    code, result = loupe_json(db_url, "init")
+    assert code == 0 and result["revision"] == "0001"
+    assert loupe_json(db_url, "init")[0] == 0
+
+
+def test_unknown_project_is_rejected(db_url: str, tmp_path) -> None:
+    code, out, err = loupe(db_url, "ingest", "ghost", str(tmp_path))
+    assert code == 2 and "no project named 'ghost'" in err
+
+
+def test_wrong_modality_is_rejected(db_url: str) -> None:
+    code, result = loupe_json(
+        db_url, "project", "create", "x", "--modality", "video", "--classes", "a"
+    )
+    assert code == 2 and result == {
+        "error": "unknown modality 'video': choose one of audio, spectrum, crop"
+    }
+
+
+def test_duplicate_project_is_rejected(db_url: str) -> None:
+    loupe(db_url, "project", "create", "x", "--modality", "crop", "--classes", "a")
+    code, _, err = loupe(db_url, "project", "create", "x", "--modality", "crop", "--classes", "a")
+    assert code == 2 and "already exists" in err
+
+
+def test_unknown_class_in_labels_csv_is_recorded(db_url: str, tmp_path) -> None:
+    loupe(
+        db_url, "project", "create", "s", "--modality", "spectrum", "--classes", "stable,weathered"
+    )
+    lines = "\n".join(f"{100 + 10 * i} {i % 7}" for i in range(40))
+    (tmp_path / "a.txt").write_text(lines)
+    (tmp_path / "labels.csv").write_text("file,label\na.txt,rusty\n")
+    code, result = loupe_json(
+        db_url, "ingest", "s", str(tmp_path), "--labels", str(tmp_path / "labels.csv"), "--quiet"
+    )
+    assert code == 0 and result["items_added"] == 1 and result["labels_imported"] == 0
+    [error] = result["errors"]
+    assert error["reason"] == "unknown class 'rusty' (project classes: stable, weathered)"
+
+
+def test_nothing_ingested_exits_non_zero(db_url: str, tmp_path) -> None:
+    loupe(db_url, "project", "create", "c", "--modality", "crop", "--classes", "a")
+    (tmp_path / "junk.h5").write_bytes(b"junk")
+    code, result = loupe_json(db_url, "ingest", "c", str(tmp_path), "--quiet")
+    assert code == 1 and result["ingest_errors"] == 1 and result["items_added"] == 0
+
+
+def test_uninitialised_database_is_rejected(tmp_path) -> None:
+    code, _, err = loupe(f"sqlite:///{tmp_path / 'new.db'}", "project", "list")
+    assert code == 2 and "run `loupe init`" in err
+
+
+@pytest.mark.postgres
+def test_unreachable_database_is_rejected() -> None:
+    code, result = loupe_json("postgresql://loupe@127.0.0.1:9/none", "status", "x")
+    assert code == 2 and result["error"].startswith("cannot reach the database")
