@@ -199,6 +199,37 @@ def status(
 
 
 @app.command()
+def snapshot(
+    project: str,
+    name: Annotated[str | None, typer.Option(help="Default: s1, s2, ...")] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Freeze the project's current human labels into an immutable snapshot."""
+    from store.snapshots import create_snapshot
+
+    with user_errors(as_json), transaction(_engine(db)) as session:
+        p = get_project(session, project)
+        snap = create_snapshot(session, p.id, name)
+        result = {
+            "id": snap.id,
+            "name": snap.name,
+            "sha256": snap.manifest_sha256,
+            "parent_id": snap.parent_id,
+        } | snap.counts
+
+    def text() -> str:
+        splits = ", ".join(f"{k} {v}" for k, v in result["by_split"].items())
+        return (
+            f"snapshot {result['name']} (id {result['id']}): {result['entries']} entries "
+            f"({splits}); {result['ties_left_out']} ties left out\n"
+            f"sha256 {result['sha256']}"
+        )
+
+    emit(as_json, result, text)
+
+
+@app.command()
 def verify(
     project: str,
     db: DbOpt = None,

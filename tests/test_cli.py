@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from loupe.cli import app
+from store import schema
 
 runner = CliRunner()
 
@@ -59,7 +60,7 @@ def test_status_json_after_ingest(db_url: str, shared_data) -> None:
 
 def test_init_is_idempotent(db_url: str) -> None:
     code, result = loupe_json(db_url, "init")
-    assert code == 0 and result["revision"] == "0001"
+    assert code == 0 and result["revision"] == schema.head_revision()
     assert loupe_json(db_url, "init")[0] == 0
 
 

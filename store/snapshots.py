@@ -1,0 +1,286 @@
+"""Snapshots: the current human labels, resolved across annotators, frozen with a manifest hash.
+
+An item's split comes from a hash of its identity (source content hash and locator), so it keeps
+its split in every snapshot; the manifest hash covers the sorted entries, so the same labels give
+the same hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from store.errors import DuplicateError, NotFoundError, ValidationError
+from store.models import Annotation, Item, Snapshot, SnapshotEntry, Source
+
+SPLIT_FRACTIONS = (("train", 0.70), ("val", 0.15), ("test", 0.15))
+LABELLING_ACTIONS = ("import", "accept", "edit", "add")
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedLabel:
+    item_id: int
+    key: str
+    """Identity of the item that survives re-ingest elsewhere: source hash and locator."""
+    label: str
+    start_s: float | None
+    end_s: float | None
+    annotation_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    labels: list[ResolvedLabel]
+    ties: int
+    """Items whose annotators split evenly between labels: left out."""
+    rejected: int
+    """Items whose every effective action said 'no such label': left out."""
+
+
+def resolve_labels(session: Session, project_id: int) -> Resolution:
+    """Each annotator's latest effective action per item, then a majority vote.
+
+    ``undo`` takes back the annotation it names; ``skip`` casts no vote; ``reject`` votes for no
+    label. Ties between labels leave the item out.
+    """
+    rows = session.execute(
+        select(
+            Annotation.id,
+            Annotation.item_id,
+            Annotation.user_id,
+            Annotation.action,
+            Annotation.label,
+            Annotation.start_s,
+            Annotation.end_s,
+            Annotation.undoes_id,
+            Source.sha256,
+            Item.locator,
+        )
+        .join(Item, Item.id == Annotation.item_id)
+        .join(Source, Source.id == Item.source_id)
+        .where(Item.project_id == project_id)
+        .order_by(Annotation.item_id, Annotation.user_id, Annotation.created_at, Annotation.id)
+    ).all()
+    undone = {row.undoes_id for row in rows if row.action == "undo" and row.undoes_id is not None}
+    latest: dict[tuple[int, int], object] = {}
+    keys: dict[int, str] = {}
+    for row in rows:
+        keys[row.item_id] = f"{row.sha256}:{row.locator}"
+        if row.id in undone or row.action in ("undo", "skip"):
+            continue
+        latest[(row.item_id, row.user_id)] = row
+    votes: dict[int, list] = defaultdict(list)
+    for (item_id, _), row in latest.items():
+        votes[item_id].append(row)
+    labels, ties, rejected = [], 0, 0
+    for item_id in sorted(votes):
+        ballots = [r for r in votes[item_id] if r.action in LABELLING_ACTIONS and r.label]
+        if not ballots:
+            rejected += 1
+            continue
+        tally = Counter(r.label for r in ballots).most_common()
+        if len(tally) > 1 and tally[0][1] == tally[1][1]:
+            ties += 1
+            continue
+        winner = tally[0][0]
+        chosen = max((r for r in ballots if r.label == winner), key=lambda r: r.id)
+        labels.append(
+            ResolvedLabel(item_id, keys[item_id], winner, chosen.start_s, chosen.end_s, chosen.id)
+        )
+    return Resolution(labels, ties, rejected)
+
+
+def split_of(key: str) -> str:
+    """The split of an item, from a hash of its identity: stable across snapshots."""
+    fraction = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") / 2**64
+    edge = 0.0
+    for split, share in SPLIT_FRACTIONS:
+        edge += share
+        if fraction < edge:
+            return split
+    return SPLIT_FRACTIONS[-1][0]
+
+
+def assign_splits(labels: Sequence[ResolvedLabel]) -> dict[int, str]:
+    """Hash splits, stratified: a class with at least three items gets one in val and in test.
+
+    Only classes that the hash left without val or test items move an item, the one whose
+    hash is highest among train items, so the assignment stays deterministic.
+    """
+    splits = {lab.item_id: split_of(lab.key) for lab in labels}
+    by_class: dict[str, list[ResolvedLabel]] = defaultdict(list)
+    for lab in labels:
+        by_class[lab.label].append(lab)
+    for members in by_class.values():
+        if len(members) < 3:
+            continue
+        for needed in ("test", "val"):
+            if any(splits[m.item_id] == needed for m in members):
+                continue
+            train = sorted(
+                (m for m in members if splits[m.item_id] == "train"),
+                key=lambda m: hashlib.sha256(m.key.encode()).hexdigest(),
+            )
+            if len(train) > 1:
+                splits[train[-1].item_id] = needed
+    return splits
+
+
+def manifest_sha256(entries: Sequence[dict]) -> str:
+    """SHA-256 over the entries sorted by item identity, in a canonical JSON form."""
+    digest = hashlib.sha256()
+    for entry in sorted(entries, key=lambda e: e["key"]):
+        canonical = {
+            "key": entry["key"],
+            "label": entry["label"],
+            "origin": entry["origin"],
+            "split": entry["split"],
+            "start_s": None if entry["start_s"] is None else round(entry["start_s"], 6),
+            "end_s": None if entry["end_s"] is None else round(entry["end_s"], 6),
+        }
+        digest.update(json.dumps(canonical, sort_keys=True).encode() + b"\n")
+    return digest.hexdigest()
+
+
+def create_snapshot(session: Session, project_id: int, name: str | None = None) -> Snapshot:
+    """Freeze the project's resolved human labels into a new snapshot.
+
+    Raises
+    ------
+    ValidationError
+        No item has a resolved label yet.
+    DuplicateError
+        A snapshot of that name exists.
+    """
+    resolution = resolve_labels(session, project_id)
+    if not resolution.labels:
+        raise ValidationError("nothing to snapshot: no item has a resolved human label yet")
+    splits = assign_splits(resolution.labels)
+    entries = [
+        {
+            "key": lab.key,
+            "item_id": lab.item_id,
+            "label": lab.label,
+            "start_s": lab.start_s,
+            "end_s": lab.end_s,
+            "origin": "human",
+            "annotation_id": lab.annotation_id,
+            "split": splits[lab.item_id],
+        }
+        for lab in resolution.labels
+    ]
+    previous = session.scalar(
+        select(Snapshot).where(Snapshot.project_id == project_id).order_by(Snapshot.id.desc())
+    )
+    number = (
+        session.scalar(select(func.count()).where(Snapshot.project_id == project_id)) or 0
+    ) + 1
+    name = name or f"s{number}"
+    if session.scalar(
+        select(Snapshot.id).where(Snapshot.project_id == project_id, Snapshot.name == name)
+    ):
+        raise DuplicateError(f"the project already has a snapshot named {name!r}")
+    counts = {
+        "entries": len(entries),
+        "by_label": dict(sorted(Counter(e["label"] for e in entries).items())),
+        "by_split": dict(sorted(Counter(e["split"] for e in entries).items())),
+        "by_origin": dict(Counter(e["origin"] for e in entries)),
+        "ties_left_out": resolution.ties,
+        "rejected_left_out": resolution.rejected,
+    }
+    snapshot = Snapshot(
+        project_id=project_id,
+        name=name,
+        parent_id=previous.id if previous else None,
+        manifest_sha256=manifest_sha256(entries),
+        counts=counts,
+    )
+    session.add(snapshot)
+    session.flush()
+    columns = ("item_id", "label", "start_s", "end_s", "origin", "annotation_id", "split")
+    session.execute(
+        insert(SnapshotEntry),
+        [{"snapshot_id": snapshot.id} | {c: e[c] for c in columns} for e in entries],
+    )
+    return snapshot
+
+
+def get_snapshot(session: Session, ref: str | int, project_id: int | None = None) -> Snapshot:
+    """A snapshot by id, or by name within a project.
+
+    Raises
+    ------
+    NotFoundError
+    """
+    query = select(Snapshot)
+    if isinstance(ref, int) or str(ref).isdigit():
+        query = query.where(Snapshot.id == int(ref))
+    else:
+        query = query.where(Snapshot.name == ref)
+    if project_id is not None:
+        query = query.where(Snapshot.project_id == project_id)
+    found = session.scalars(query).all()
+    if len(found) != 1:
+        where = "" if project_id is None else " in this project"
+        state = "no snapshot" if not found else "more than one snapshot"
+        raise NotFoundError(f"{state} {ref!r}{where}")
+    return found[0]
+
+
+@dataclass(frozen=True, slots=True)
+class EntryRecord:
+    """A snapshot entry with what is needed to read its item back."""
+
+    entry_id: int
+    item_id: int
+    label: str
+    split: str
+    origin: str
+    start_s: float | None
+    end_s: float | None
+    annotation_id: int | None
+    suggestion_id: int | None
+    source_uri: str
+    source_kind: str
+    source_sha256: str
+    locator: str
+    member: str | None
+    position: int | None
+    f_low_hz: float | None
+    f_high_hz: float | None
+
+
+def snapshot_entries(session: Session, snapshot_id: int) -> list[EntryRecord]:
+    """Entries of a snapshot joined with their item and source, in a stable order."""
+    rows = session.execute(
+        select(
+            SnapshotEntry.id,
+            SnapshotEntry.item_id,
+            SnapshotEntry.label,
+            SnapshotEntry.split,
+            SnapshotEntry.origin,
+            SnapshotEntry.start_s,
+            SnapshotEntry.end_s,
+            SnapshotEntry.annotation_id,
+            SnapshotEntry.suggestion_id,
+            Source.uri,
+            Source.kind,
+            Source.sha256,
+            Item.locator,
+            Item.member,
+            Item.position,
+            Item.f_low_hz,
+            Item.f_high_hz,
+        )
+        .join(Item, Item.id == SnapshotEntry.item_id)
+        .join(Source, Source.id == Item.source_id)
+        .where(SnapshotEntry.snapshot_id == snapshot_id)
+        .order_by(Source.uri, Item.member, Item.position, Item.start_s, Item.locator)
+    ).all()
+    return [EntryRecord(*row) for row in rows]
