@@ -230,6 +230,40 @@ def snapshot(
 
 
 @app.command()
+def export(
+    snapshot: Annotated[str, typer.Argument(help="Snapshot id, or name with --project.")],
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="csv, jsonl, parquet, or the field's: "
+            "audacity, raven (audio), spectra, hdf5 (crop)",
+        ),
+    ],
+    out: Annotated[Path, typer.Option(help="Folder to write into.")],
+    project: Annotated[
+        str | None, typer.Option(help="Project of a snapshot named by name.")
+    ] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Export a snapshot, with manifest.json (snapshot, hash, counts, Loupe version)."""
+    from prelabel.export import export_snapshot
+
+    with user_errors(as_json):
+        manifest = export_snapshot(_engine(db), snapshot, fmt, out, project)
+    result = {"out": str(out)} | manifest
+    emit(
+        as_json,
+        result,
+        lambda: (
+            f"{manifest['entries']} entries as {fmt} in {out} "
+            f"({len(manifest['files'])} files + manifest.json)"
+        ),
+    )
+
+
+@app.command()
 def verify(
     project: str,
     db: DbOpt = None,
