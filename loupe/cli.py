@@ -264,6 +264,113 @@ def export(
 
 
 @app.command()
+def train(
+    project: str,
+    snapshot: Annotated[str, typer.Option(help="Snapshot id or name.")],
+    arch: Annotated[str | None, typer.Option(help="Network; default per modality.")] = None,
+    epochs: int = 30,
+    batch_size: int = 64,
+    learning_rate: float = 1e-3,
+    patience: Annotated[int, typer.Option(help="Epochs without a better val loss.")] = 5,
+    seed: int = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps")] = "auto",
+    mlflow: Annotated[bool, typer.Option(help="Also log the run to MLflow.")] = False,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+) -> None:
+    """Train a model on a snapshot and register it as a candidate model version."""
+    from learner.training import TrainConfig
+    from prelabel.train import train_model
+
+    config = TrainConfig(
+        arch=arch or "",
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        patience=patience,
+        seed=seed,
+        device=device,
+    )
+    with user_errors(as_json):
+        settings = load_settings(database_url=db)
+        result = train_model(
+            _engine(db),
+            project,
+            snapshot,
+            config,
+            models_dir=settings.models_dir,
+            progress=not quiet,
+            mlflow=mlflow,
+        )
+    emit(
+        as_json,
+        result,
+        lambda: (
+            f"model version {result['model_version']} ({result['arch']}): best epoch "
+            f"{result['best_epoch']}, val loss {result['val_loss']:.4f}, val accuracy "
+            f"{result['val_accuracy']:.3f}, {result['samples_per_s']:.0f} samples/s on {result['device']}"
+        ),
+    )
+
+
+@app.command()
+def evaluate(model_version: int, db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    """Test-split metrics and calibration; the fitted temperature is stored with the version."""
+    from prelabel.evaluate import evaluate_version
+
+    with user_errors(as_json):
+        report = evaluate_version(_engine(db), model_version)
+    result = {k: v for k, v in report.items() if k != "pr_curves"}
+
+    def text() -> str:
+        lines = [
+            f"model version {model_version} on {result['test_items']} test items:",
+            f"  accuracy {result['accuracy']:.3f}  macro-F1 {result['macro_f1']:.3f}",
+            f"  ECE {result['ece']:.3f} -> {result['ece_calibrated']:.3f} "
+            f"(temperature {result['temperature']:.3f})",
+        ]
+        for name, row in result["per_class"].items():
+            lines.append(
+                f"  {name:<16} P {row['precision']:.3f} R {row['recall']:.3f} "
+                f"F1 {row['f1']:.3f} n {row['support']}"
+            )
+        lines.append(f"  plots: {result['report_dir']}")
+        return "\n".join(lines)
+
+    emit(as_json, result, text)
+
+
+@app.command()
+def promote(
+    model_version: int,
+    min_macro_f1: Annotated[float, typer.Option(help="Gate on the test macro-F1.")] = 0.0,
+    vs_active: Annotated[
+        bool, typer.Option(help="Must not be worse than the active version on the same test items.")
+    ] = True,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Make a version active if it passes the gate. Exit 0 promoted, 3 below the threshold,
+    4 worse than the active version."""
+    from prelabel.evaluate import promote_version
+
+    with user_errors(as_json):
+        result = promote_version(
+            _engine(db), model_version, min_macro_f1=min_macro_f1, vs_active=vs_active
+        )
+    emit(
+        as_json,
+        result,
+        lambda: (
+            f"model version {model_version}: {result['decision']} "
+            f"(macro-F1 {result['macro_f1']:.3f})"
+        ),
+    )
+    raise typer.Exit(result["exit_code"])
+
+
+@app.command()
 def verify(
     project: str,
     db: DbOpt = None,

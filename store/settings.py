@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     media_root: Path | None = None
     """Where relative source paths are resolved; the working directory when unset."""
 
+    models_dir: Path = Path("loupe-models")
+    """Where checkpoints and evaluation reports are written."""
+
     batch_size: int = 5000
     """Rows written per transaction by bulk jobs (ingest, prelabel)."""
 
