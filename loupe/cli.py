@@ -309,7 +309,8 @@ def train(
         lambda: (
             f"model version {result['model_version']} ({result['arch']}): best epoch "
             f"{result['best_epoch']}, val loss {result['val_loss']:.4f}, val accuracy "
-            f"{result['val_accuracy']:.3f}, {result['samples_per_s']:.0f} samples/s on {result['device']}"
+            f"{result['val_accuracy']:.3f}, {result['samples_per_s']:.0f} samples/s "
+            f"on {result['device']}"
         ),
     )
 

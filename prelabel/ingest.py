@@ -213,7 +213,11 @@ def _register(
         batch = items[start : start + size]
         with transaction(context.engine) as session:
             context.report.items_added += catalog.insert_items(session, source, batch)
-            batch_labels = [lab for row in batch for lab in by_locator.get(row.locator, ())]
+            batch_labels = (
+                [lab for row in batch for lab in by_locator.get(row.locator, ())]
+                if by_locator
+                else []
+            )
             context.report.labels_imported += catalog.add_imported_labels(
                 session, source.id, context.import_user_id, batch_labels
             )
@@ -379,8 +383,8 @@ def _ingest_crops(context: _Context, files: list[tuple[Path, Path]], job: JobRec
             context.error_now(index, e.reason, e.member)
         for row in rows:
             index_rows[row.hdf5_file].append(row)
-            if row.hdf5_file not in stores and row.hdf5_file.is_file():
-                stores.append(row.hdf5_file)
+    known = set(stores)
+    stores += sorted(p for p in index_rows if p not in known and p.is_file())
     for missing in sorted(set(index_rows) - set(stores)):
         first = index_rows[missing][0]
         context.error_now(
@@ -390,7 +394,9 @@ def _ingest_crops(context: _Context, files: list[tuple[Path, Path]], job: JobRec
     for path in stores:
         _ingest_crop_store(context, path, index_rows.get(path, []))
         job.advance(1)
-    for path, root in tqdm(images, unit="file", desc="images", disable=not context.progress):
+    for path, root in tqdm(
+        images, unit="file", desc="images", disable=not (context.progress and images)
+    ):
         _ingest_image(context, path, root)
         job.advance(1)
 

@@ -91,6 +91,7 @@ def read_crop_index(path: Path) -> tuple[list[IndexRow], list[FormatError]]:
     to the CSV. Returns good rows and one error per row that does not parse."""
     rows: list[IndexRow] = []
     errors: list[FormatError] = []
+    stores: dict[str, Path] = {}  # one path resolution per distinct file, not per row
     with path.open(newline="", encoding="utf-8-sig") as f:
         reader = csv.reader(f)
         header = [h.strip().lower() for h in next(reader, [])]
@@ -110,15 +111,11 @@ def read_crop_index(path: Path) -> tuple[list[IndexRow], list[FormatError]]:
                 errors.append(FormatError(f"index {fields[2]!r} is not an integer", f"line {line}"))
                 continue
             label = fields[3].strip() if len(fields) > 3 else ""
-            rows.append(
-                IndexRow(
-                    (path.parent / fields[0].strip()).resolve(),
-                    fields[1].strip(),
-                    index,
-                    label,
-                    line,
-                )
-            )
+            name = fields[0].strip()
+            store = stores.get(name)
+            if store is None:
+                store = stores[name] = (path.parent / name).resolve()
+            rows.append(IndexRow(store, fields[1].strip(), index, label, line))
     return rows, errors
 
 

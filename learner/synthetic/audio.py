@@ -49,6 +49,7 @@ def write_recordings(
 ) -> list[Path]:
     """Write ``n_recordings`` WAV files with Audacity label tracks beside them.
 
+    Each recording draws its event count from ``events_per_recording`` (both ends included).
     Events are sorted by start, never overlap, and lie inside the recording. Where the drawn
     events do not all fit in ``duration_s``, the last ones are dropped, so a short recording
     may hold fewer than ``events_per_recording[0]`` events.
