@@ -79,8 +79,9 @@ def finch_task(data: Path) -> Task:
 
 
 def cross_validate(task: Task, *, folds: int, epochs: int, seed: int) -> dict:
-    from learner.networks import build
     from sklearn.model_selection import StratifiedKFold, train_test_split
+
+    from learner.networks import build
 
     scores: dict[str, list[float]] = {
         "macro_f1": [],

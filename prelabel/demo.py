@@ -8,11 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import Engine
+
 from learner.synthetic.audio import AUDIO_CLASSES, write_recordings
 from learner.synthetic.crops import CROP_CLASSES, write_crop_store
 from learner.synthetic.spectra import SPECTRUM_CLASSES, write_spectra
-from sqlalchemy import Engine
-
 from prelabel.ingest import ingest
 from store import catalog, schema
 from store.engine import make_engine, safe_url, transaction

@@ -77,6 +77,7 @@ def train_model(
         The snapshot has no usable training items, or the architecture does not exist.
     """
     import torch
+
     from learner.networks import available, build, default_arch, pick_device
 
     with transaction(engine) as session:
