@@ -20,7 +20,9 @@ from store import schema
 from store.engine import make_engine, transaction
 from store.projects import create_project
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED_DATA = Path(
+    os.environ.get("LOUPE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
 POSTGRES_URL = os.environ.get(
     "LOUPE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
