@@ -122,7 +122,7 @@ def fit(
             loss = loss_fn(model(inputs), targets)
             loss.backward()
             optimiser.step()
-            train_loss += float(loss) * len(index)
+            train_loss += loss.item() * len(index)
             result.samples_seen += len(index)
             bar.update(1)
         val_loss, val_accuracy = _validate(model, x_val_t, y_val_t, loss_fn, config.batch_size)

@@ -123,9 +123,7 @@ def _provenance(session, entries: list[EntryRecord]) -> dict:  # type: ignore[no
                 select(Annotation.id, User.name)
                 .join(User, User.id == Annotation.user_id)
                 .where(Annotation.id.in_(annotation_ids))
-            )
-            
-            .all()
+            ).all()
         )
         if annotation_ids
         else {}
@@ -136,9 +134,7 @@ def _provenance(session, entries: list[EntryRecord]) -> dict:  # type: ignore[no
                 select(Suggestion.id, Suggestion.model_version_id).where(
                     Suggestion.id.in_(suggestion_ids)
                 )
-            )
-            
-            .all()
+            ).all()
         )
         if suggestion_ids
         else {}

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from learner.checkpoint import save_checkpoint
 from learner.featurise import Features, ItemRef, featurise
-from learner.training import TrainConfig, fit
+from learner.training import TrainConfig, fit, seed_everything
 from store import catalog
 from store.base import utcnow
 from store.engine import transaction
@@ -101,6 +101,7 @@ def train_model(
     if train.sum() == 0:
         raise ValidationError(f"snapshot {snapshot_name} has no readable training items")
     input_shape = tuple(int(d) for d in features.x.shape[1:])
+    seed_everything(config.seed)  # the initial weights come from the seed too
     model = build(project.modality, arch, n_classes=len(classes), input_shape=(1, *input_shape))
     result = fit(
         model,

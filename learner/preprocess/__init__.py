@@ -1,0 +1,1 @@
+"""Preprocessing per modality: arrays in, model inputs out. No torch here."""
