@@ -57,7 +57,7 @@ def plot_reliability(
     ax.set_ylabel("accuracy")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
-    ax.legend(loc="upper left")
+    ax.legend(loc="lower right")
     ax.set_title("reliability (test split, 15 bins)")
     fig.tight_layout()
     fig.savefig(path)

@@ -25,6 +25,8 @@ class TrainConfig:
     weight_decay: float = 1e-4
     patience: int = 5
     """Epochs without a better validation loss before training stops."""
+    min_epochs: int = 10
+    """Epochs always run: small snapshots often sit on a plateau for the first few."""
     seed: int = 0
     device: str = "auto"
     augment: bool = True
@@ -139,7 +141,7 @@ def fit(
             best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
         else:
             waited += 1
-            if waited >= config.patience:
+            if waited >= config.patience and epoch + 1 >= config.min_epochs:
                 break
     bar.close()
     result.seconds = time.perf_counter() - started

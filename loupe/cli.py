@@ -272,6 +272,7 @@ def train(
     batch_size: int = 64,
     learning_rate: float = 1e-3,
     patience: Annotated[int, typer.Option(help="Epochs without a better val loss.")] = 5,
+    min_epochs: Annotated[int, typer.Option(help="Epochs always run.")] = 10,
     seed: int = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps")] = "auto",
     mlflow: Annotated[bool, typer.Option(help="Also log the run to MLflow.")] = False,
@@ -289,6 +290,7 @@ def train(
         batch_size=batch_size,
         learning_rate=learning_rate,
         patience=patience,
+        min_epochs=min_epochs,
         seed=seed,
         device=device,
     )
