@@ -80,6 +80,9 @@ def train_model(
 
     from learner.networks import available, build, default_arch, pick_device
 
+    if mlflow:
+        _require_mlflow()
+
     with transaction(engine) as session:
         project = get_project(session, project_name)
         snapshot = get_snapshot(session, snapshot_ref, project.id)
@@ -177,12 +180,20 @@ def train_model(
     }
 
 
+def _require_mlflow() -> None:
+    """Fail before training, not after, when tracking is asked for and cannot happen."""
+    try:
+        import mlflow  # noqa: F401
+    except ImportError as e:
+        raise ValidationError(
+            "--mlflow was asked for but mlflow is not installed (pip install mlflow)"
+        ) from e
+
+
 def _track(version_id: int, config: TrainConfig, metrics: dict) -> None:
     """Log the run to MLflow (its tracking URI comes from MLflow's own environment)."""
-    try:
-        import mlflow
-    except ImportError as e:
-        raise ValidationError("--mlflow was asked for but mlflow is not installed") from e
+    import mlflow
+
     with mlflow.start_run(run_name=f"model-version-{version_id}"):
         mlflow.log_params(config.as_dict())
         for record in metrics["history"]:

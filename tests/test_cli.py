@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -115,3 +116,53 @@ def test_uninitialised_database_is_rejected(tmp_path) -> None:
 def test_unreachable_database_is_rejected() -> None:
     code, result = loupe_json("postgresql://loupe@127.0.0.1:9/none", "status", "x")
     assert code == 2 and result["error"].startswith("cannot reach the database")
+
+
+def test_snapshot_train_evaluate_promote_json(
+    db_url: str, shared_data, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv("LOUPE_MODELS_DIR", str(tmp_path / "models"))
+    loupe(
+        db_url, "project", "create", "piped", "--modality", "crop", "--classes", "defect,no_defect"
+    )
+    loupe(db_url, "ingest", "piped", str(shared_data / "crops/piped"), "--quiet")
+    code, snap = loupe_json(db_url, "snapshot", "piped")
+    assert code == 0 and len(snap["sha256"]) == 64 and snap["entries"] == 384
+    code, trained = loupe_json(
+        db_url,
+        "train",
+        "piped",
+        "--snapshot",
+        str(snap["id"]),
+        "--epochs",
+        "2",
+        "--min-epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--quiet",
+    )
+    assert code == 0 and trained["arch"] == "lenet5"
+    version = str(trained["model_version"])
+    code, report = loupe_json(db_url, "evaluate", version)
+    assert code == 0 and {"macro_f1", "accuracy", "ece", "ece_calibrated"} <= set(report)
+    code, gate = loupe_json(db_url, "promote", version, "--min-macro-f1", "1.01")
+    assert code == 3 and gate["decision"] == "below_threshold"
+    code, gate = loupe_json(db_url, "promote", version)
+    assert code == 0 and gate["decision"] == "promoted"
+    code, status = loupe_json(db_url, "status", "piped")
+    assert (status["snapshots"], status["model_versions"]) == (1, 1)
+
+
+def test_mlflow_without_mlflow_is_rejected_before_training(
+    db_url: str, shared_data, monkeypatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "mlflow", None)  # as if it were not installed
+    loupe(
+        db_url, "project", "create", "piped", "--modality", "crop", "--classes", "defect,no_defect"
+    )
+    loupe(db_url, "ingest", "piped", str(shared_data / "crops/piped"), "--quiet")
+    loupe(db_url, "snapshot", "piped")
+    code, result = loupe_json(db_url, "train", "piped", "--snapshot", "s1", "--mlflow", "--quiet")
+    assert code == 2 and "mlflow is not installed" in result["error"]
+    assert loupe_json(db_url, "status", "piped")[1]["model_versions"] == 0
