@@ -374,6 +374,41 @@ def promote(
 
 
 @app.command()
+def prelabel(
+    project: str,
+    model_version: Annotated[int | None, typer.Option(help="Default: the active version.")] = None,
+    batch_size: int = 1024,
+    limit: Annotated[int | None, typer.Option(help="At most this many items.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps")] = "auto",
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+) -> None:
+    """Write the model version's suggestions for every item that has none from it yet."""
+    from prelabel.prelabel import run_prelabel
+
+    with user_errors(as_json):
+        result = run_prelabel(
+            _engine(db),
+            project,
+            version_id=model_version,
+            batch_size=batch_size,
+            limit=limit,
+            device=device,
+            progress=not quiet,
+        )
+    emit(
+        as_json,
+        result,
+        lambda: (
+            f"model version {result['model_version']}: {result['items']} items in "
+            f"{result['seconds']:.1f} s ({result['items_per_s']:.0f} items/s), "
+            f"{result['suggestions']} suggestions, {result['failures']} failures"
+        ),
+    )
+
+
+@app.command()
 def verify(
     project: str,
     db: DbOpt = None,

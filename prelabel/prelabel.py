@@ -1,0 +1,253 @@
+"""``loupe prelabel``: a model version's calibrated suggestions for every item that lacks one.
+
+A bounded pipeline: a reader thread pages through pending items and builds their features
+(decode, log-mel, spectrum preprocessing: numpy, OpenCV and libsndfile release the GIL), while the
+main thread runs the forward pass and writes each batch in one transaction. A killed run loses
+at most the batches in flight; the next run starts from what is still pending.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import Engine
+from tqdm import tqdm
+
+from learner import calibration, scores
+from learner.featurise import ItemRef, featurise
+from prelabel.jobs import JobRecorder
+from store import catalog
+from store.engine import transaction
+from store.projects import get_project
+from store.suggestions import (
+    PendingItem,
+    SuggestionRow,
+    insert_suggestions,
+    model_version_for,
+    pending_items,
+)
+
+QUEUE_DEPTH = 3
+"""Batches featurised ahead of the model: enough to hide decode time, bounded in memory."""
+
+
+@dataclass
+class _Batch:
+    items: list[PendingItem]
+    x: np.ndarray
+    kept: np.ndarray
+    failures: list[tuple[int, str]]
+
+
+def run_prelabel(
+    engine: Engine,
+    project_name: str,
+    *,
+    version_id: int | None = None,
+    batch_size: int = 1024,
+    limit: int | None = None,
+    device: str = "auto",
+    progress: bool = True,
+) -> dict:
+    """Suggest labels for every pending item of the project; returns counts and throughput.
+
+    Raises
+    ------
+    store.errors.NotFoundError
+        Unknown project, or no usable model version.
+    """
+    from learner.checkpoint import load_model
+    from learner.networks import pick_device
+
+    with transaction(engine) as session:
+        project = get_project(session, project_name)
+        version = model_version_for(session, project.id, version_id)
+        total = _count_pending(session, project.id, version.id)
+    total = min(total, limit) if limit is not None else total
+    model, meta = load_model(Path(version.checkpoint_uri), version.checkpoint_sha256)
+    target = pick_device(device)
+    model = model.to(target).eval()
+    classes = meta["classes"]
+    temperature = version.temperature or 1.0
+    job = JobRecorder.start(
+        engine,
+        project.id,
+        "prelabel",
+        {
+            "model_version": version.id,
+            "batch_size": batch_size,
+            "limit": limit,
+            "device": str(target),
+        },
+    )
+    job.total(total)
+    batches: queue.Queue[_Batch | BaseException | None] = queue.Queue(maxsize=QUEUE_DEPTH)
+    stop = threading.Event()
+    reader = threading.Thread(
+        target=_read_batches,
+        args=(
+            engine,
+            project.id,
+            project.modality,
+            project.settings,
+            version.id,
+            batch_size,
+            total,
+            batches,
+            stop,
+        ),
+        daemon=True,
+    )
+    written = failed = 0
+    started = time.perf_counter()
+    bar = tqdm(total=total, unit="item", desc=f"prelabel {project.name}", disable=not progress)
+    reader.start()
+    try:
+        while (batch := batches.get()) is not None:
+            if isinstance(batch, BaseException):
+                raise batch
+            rows = _suggestions(model, target, batch, classes, temperature)
+            with transaction(engine) as session:
+                written += insert_suggestions(session, version.id, rows)
+                for index, reason in batch.failures:
+                    item = batch.items[index]
+                    catalog.record_ingest_error(
+                        session,
+                        project.id,
+                        item.source_uri,
+                        reason,
+                        member=_locator(item),
+                        item_id=item.item_id,
+                    )
+            failed += len(batch.failures)
+            bar.update(len(batch.items))
+            job.advance(len(batch.items))
+    except BaseException as e:
+        stop.set()
+        job.fail(e)
+        raise
+    finally:
+        stop.set()
+        bar.close()
+    seconds = time.perf_counter() - started
+    result = {
+        "model_version": version.id,
+        "items": written + failed,
+        "suggestions": written,
+        "failures": failed,
+        "seconds": seconds,
+        "items_per_s": (written + failed) / seconds if seconds > 0 else 0.0,
+        "job_id": job.id,
+    }
+    job.finish(result)
+    return result
+
+
+def _count_pending(session, project_id: int, version_id: int) -> int:  # type: ignore[no-untyped-def]
+    from sqlalchemy import and_, exists, func, select
+
+    from store.models import IngestError, Item, Suggestion
+
+    has_suggestion = exists().where(
+        and_(Suggestion.item_id == Item.id, Suggestion.model_version_id == version_id)
+    )
+    unreadable = exists().where(IngestError.item_id == Item.id)
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Item)
+            .where(Item.project_id == project_id, ~has_suggestion, ~unreadable)
+        )
+        or 0
+    )
+
+
+def _read_batches(
+    engine: Engine,
+    project_id: int,
+    modality: str,
+    settings: dict,
+    version_id: int,
+    batch_size: int,
+    total: int,
+    out: queue.Queue,
+    stop: threading.Event,
+) -> None:
+    """Producer: page through pending items by id and featurise each page."""
+    try:
+        after, sent = 0, 0
+        while sent < total and not stop.is_set():
+            with transaction(engine) as session:
+                items = pending_items(
+                    session,
+                    project_id,
+                    version_id,
+                    after_id=after,
+                    limit=min(batch_size, total - sent),
+                )
+            if not items:
+                break
+            refs = [
+                ItemRef(i.source_uri, i.source_kind, i.member, i.position, i.start_s, i.end_s)
+                for i in items
+            ]
+            features = featurise(modality, refs, settings)
+            _put(out, _Batch(items, features.x, features.kept, features.failures), stop)
+            after, sent = items[-1].item_id, sent + len(items)
+        _put(out, None, stop)
+    except BaseException as e:  # handed to the main thread, which owns the job row
+        _put(out, e, stop)
+
+
+def _put(out: queue.Queue, value: object, stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            out.put(value, timeout=0.2)
+            return
+        except queue.Full:
+            continue
+
+
+def _suggestions(
+    model, device, batch: _Batch, classes: list[str], temperature: float
+) -> list[SuggestionRow]:  # type: ignore[no-untyped-def]
+    import torch
+
+    if len(batch.kept) == 0:
+        return []
+    with torch.inference_mode():
+        logits = model(torch.as_tensor(batch.x[:, None], device=device)).double().cpu().numpy()
+    probabilities = calibration.softmax(logits, temperature)
+    top = probabilities.argmax(axis=1)
+    confidence = scores.confidence(probabilities)
+    margin = scores.margin(probabilities)
+    entropy = scores.entropy(probabilities)
+    rows = []
+    for row, index in enumerate(batch.kept):
+        item = batch.items[int(index)]
+        rows.append(
+            SuggestionRow(
+                item.item_id,
+                classes[top[row]],
+                [round(float(p), 6) for p in probabilities[row]],
+                float(confidence[row]),
+                float(margin[row]),
+                float(entropy[row]),
+                item.start_s,
+                item.end_s,
+            )
+        )
+    return rows
+
+
+def _locator(item: PendingItem) -> str:
+    if item.member is not None and item.position is not None:
+        return f"{item.member}[{item.position}]"
+    if item.start_s is not None:
+        return f"span:{item.start_s:.6f}-{item.end_s:.6f}"
+    return item.member or "item"

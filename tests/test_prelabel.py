@@ -1,0 +1,76 @@
+"""Prelabel: calibrated suggestions for every item, once; bad media recorded and skipped."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+from sqlalchemy import func, select
+
+from learner.training import TrainConfig
+from prelabel.evaluate import evaluate_version, promote_version
+from prelabel.ingest import ingest
+from prelabel.prelabel import run_prelabel
+from prelabel.train import train_model
+from store.engine import transaction
+from store.errors import NotFoundError
+from store.models import IngestError, Job, Suggestion
+from store.snapshots import create_snapshot
+
+
+@pytest.fixture
+def trained(engine, make_project, shared_data, tmp_path) -> int:
+    """The PIPED crops, plus one HDF5 entry of random bytes, with an active lenet5 version."""
+    project_id = make_project("piped", "crop", ["defect", "no_defect"])
+    with h5py.File(tmp_path / "extra.h5", "w") as store:
+        data = store.create_dataset("bad", (1,), dtype=h5py.vlen_dtype(np.uint8))
+        data[0] = np.random.default_rng(0).integers(0, 256, 300, dtype=np.uint8)
+    ingest(engine, "piped", [shared_data / "crops/piped", tmp_path / "extra.h5"], progress=False)
+    with transaction(engine) as session:
+        snapshot = create_snapshot(session, project_id)
+    config = TrainConfig(arch="lenet5", epochs=2, min_epochs=1, seed=0, device="cpu")
+    version = train_model(
+        engine, "piped", snapshot.name, config, models_dir=tmp_path / "m", progress=False
+    )["model_version"]
+    evaluate_version(engine, version)
+    promote_version(engine, version)
+    return version
+
+
+def test_every_item_gets_one_calibrated_suggestion(engine, trained) -> None:
+    result = run_prelabel(engine, "piped", batch_size=100, device="cpu", progress=False)
+    assert (result["suggestions"], result["failures"]) == (384, 1)
+    with transaction(engine) as session:
+        rows = session.execute(select(Suggestion)).scalars().all()
+        [error] = session.scalars(select(IngestError)).all()
+        job = session.scalar(select(Job).where(Job.kind == "prelabel"))
+    assert len({r.item_id for r in rows}) == 384
+    for row in rows[:20]:
+        assert sum(row.probabilities) == pytest.approx(1.0, abs=1e-5)
+        assert row.confidence == pytest.approx(max(row.probabilities), abs=1e-6)
+        assert row.margin == pytest.approx(
+            abs(row.probabilities[0] - row.probabilities[1]), abs=1e-5
+        )
+        assert row.label == ["defect", "no_defect"][int(np.argmax(row.probabilities))]
+    assert error.member == "bad[0]" and "neither a JPEG nor a PNG" in error.reason
+    assert error.item_id is not None and job.status == "done" and job.done == 385
+
+
+def test_rerun_writes_nothing_and_skips_bad_media(engine, trained) -> None:
+    run_prelabel(engine, "piped", batch_size=100, device="cpu", progress=False)
+    again = run_prelabel(engine, "piped", batch_size=100, device="cpu", progress=False)
+    assert (again["items"], again["suggestions"], again["failures"]) == (0, 0, 0)
+    with transaction(engine) as session:
+        assert session.scalar(select(func.count()).select_from(IngestError)) == 1
+
+
+def test_limit_then_rest(engine, trained) -> None:
+    first = run_prelabel(engine, "piped", batch_size=64, limit=150, device="cpu", progress=False)
+    rest = run_prelabel(engine, "piped", batch_size=64, device="cpu", progress=False)
+    assert first["items"] == 150 and first["items"] + rest["items"] == 385
+
+
+def test_prelabel_without_a_model_is_rejected(engine, make_project) -> None:
+    make_project("empty", "crop", ["a", "b"])
+    with pytest.raises(NotFoundError, match="no active model version"):
+        run_prelabel(engine, "empty", progress=False)
