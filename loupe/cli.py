@@ -19,6 +19,8 @@ project_app = typer.Typer(no_args_is_help=True, help="Create and list projects."
 user_app = typer.Typer(no_args_is_help=True, help="Add people who annotate or review.")
 app.add_typer(project_app, name="project")
 app.add_typer(user_app, name="user")
+suggestions_app = typer.Typer(no_args_is_help=True, help="Model suggestions out of Loupe.")
+app.add_typer(suggestions_app, name="suggestions")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")]
 DbOpt = Annotated[
@@ -404,6 +406,30 @@ def prelabel(
             f"model version {result['model_version']}: {result['items']} items in "
             f"{result['seconds']:.1f} s ({result['items_per_s']:.0f} items/s), "
             f"{result['suggestions']} suggestions, {result['failures']} failures"
+        ),
+    )
+
+
+@suggestions_app.command("export")
+def suggestions_export(
+    project: str,
+    fmt: Annotated[str, typer.Option("--format", help="jsonl, csv or audacity (audio)")],
+    out: Annotated[Path, typer.Option(help="Folder to write into.")],
+    model_version: Annotated[int | None, typer.Option(help="Default: the active version.")] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a version's suggestions: a table, or Audacity label tracks per recording."""
+    from prelabel.suggestions_export import export_suggestions
+
+    with user_errors(as_json):
+        result = export_suggestions(_engine(db), project, fmt, out, version_id=model_version)
+    emit(
+        as_json,
+        result,
+        lambda: (
+            f"{result['suggestions']} suggestions of model version "
+            f"{result['model_version']} as {fmt} in {out} ({len(result['files'])} files)"
         ),
     )
 

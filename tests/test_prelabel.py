@@ -74,3 +74,44 @@ def test_prelabel_without_a_model_is_rejected(engine, make_project) -> None:
     make_project("empty", "crop", ["a", "b"])
     with pytest.raises(NotFoundError, match="no active model version"):
         run_prelabel(engine, "empty", progress=False)
+
+
+def test_suggestions_export_tables(engine, trained, tmp_path) -> None:
+    import json
+
+    import pandas as pd
+
+    from prelabel.suggestions_export import export_suggestions
+
+    run_prelabel(engine, "piped", batch_size=100, device="cpu", progress=False)
+    result = export_suggestions(engine, "piped", "csv", tmp_path / "csv")
+    table = pd.read_csv(tmp_path / "csv" / "suggestions.csv")
+    assert result["suggestions"] == len(table) == 384
+    assert (table[["p_defect", "p_no_defect"]].sum(axis=1) - 1).abs().max() < 1e-5
+    export_suggestions(engine, "piped", "jsonl", tmp_path / "jsonl")
+    lines = (tmp_path / "jsonl" / "suggestions.jsonl").read_text().splitlines()
+    first = json.loads(lines[0])
+    assert len(lines) == 384 and first["classes"] == ["defect", "no_defect"]
+
+
+def test_audio_suggestions_as_audacity_tracks(engine, make_project, shared_data, tmp_path) -> None:
+    from learner.formats.audio import read_label_file
+    from prelabel.suggestions_export import export_suggestions
+
+    project_id = make_project("spinetail", "audio", ["CRER", "SP"])
+    ingest(engine, "spinetail", [shared_data / "audio/spinetail"], progress=False)
+    with transaction(engine) as session:
+        snapshot = create_snapshot(session, project_id)
+    config = TrainConfig(arch="cnn", epochs=1, min_epochs=1, device="cpu")
+    version = train_model(
+        engine, "spinetail", snapshot.name, config, models_dir=tmp_path / "m", progress=False
+    )["model_version"]
+    run_prelabel(engine, "spinetail", version_id=version, device="cpu", progress=False)
+    result = export_suggestions(
+        engine, "spinetail", "audacity", tmp_path / "out", version_id=version
+    )
+    spans = read_label_file(tmp_path / "out" / "spinetail.txt")
+    assert result["files"] == ["spinetail.txt"] and len(spans) == 18
+    label, probability = spans[0].label.split()
+    assert label in ("CRER", "SP") and 0.5 <= float(probability) <= 1.0
+    assert spans[0].start_s == pytest.approx(0.101385)
