@@ -101,6 +101,32 @@ def project_list(db: DbOpt = None, as_json: JsonOpt = False) -> None:
     emit(as_json, {"projects": rows}, text)
 
 
+@project_app.command("watch")
+def project_watch(
+    name: str,
+    folders: Annotated[list[Path] | None, typer.Argument(help="Folders to ingest from.")] = None,
+    remove: Annotated[bool, typer.Option(help="Stop watching these folders.")] = False,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add (or --remove) folders that `loupe run-scheduled` ingests new files from."""
+    from store.projects import set_watched_folders
+
+    with user_errors(as_json), transaction(_engine(db)) as session:
+        project = get_project(session, name)
+        given = {str(f.expanduser().resolve()) for f in folders or []}
+        current = set(project.settings.get("watch", []))
+        set_watched_folders(
+            session, project, sorted(current - given if remove else current | given)
+        )
+        result = {"project": name, "watch": project.settings["watch"]}
+    emit(
+        as_json,
+        result,
+        lambda: "\n".join([f"{name} watches:"] + [f"  {f}" for f in result["watch"]]),
+    )
+
+
 @user_app.command("add")
 def user_add(
     name: str,
@@ -432,6 +458,55 @@ def suggestions_export(
             f"{result['model_version']} as {fmt} in {out} ({len(result['files'])} files)"
         ),
     )
+
+
+@app.command("run-scheduled")
+def run_scheduled(
+    every: Annotated[str | None, typer.Option(help="Repeat, e.g. 10m, 1h, 30s.")] = None,
+    once: Annotated[bool, typer.Option(help="One pass, then exit (the default).")] = False,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ingest new files of every project's watched folders, then prelabel. A second copy
+    running at the same time leaves (exit 0) instead of doing the work twice."""
+    from prelabel.schedule import LockHeld, run_every, run_scheduled_pass
+
+    with user_errors(as_json):
+        engine = _engine(db)
+        if every is None or once:
+            try:
+                result = run_scheduled_pass(engine)
+            except LockHeld as e:
+                result = {"skipped": str(e)}
+            emit(as_json, result, lambda: _scheduled_text(result))
+            return
+        for result in run_every(engine, _duration(every)):
+            emit(as_json, result, lambda r=result: _scheduled_text(r))
+
+
+def _duration(text: str):  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from store.errors import ValidationError
+
+    units = {"s": "seconds", "m": "minutes", "h": "hours"}
+    try:
+        return timedelta(**{units[text[-1]]: float(text[:-1])})
+    except (KeyError, ValueError):
+        raise ValidationError(
+            f"cannot read the interval {text!r}: use e.g. 30s, 10m or 1h"
+        ) from None
+
+
+def _scheduled_text(result: dict) -> str:
+    if "skipped" in result:
+        return f"skipped: {result['skipped']}"
+    lines = [f"scheduled pass (job {result['job_id']}):"]
+    for name, entry in result["projects"].items():
+        lines.append(
+            f"  {name:<20} +{entry['ingested_items']} items, +{entry['suggestions']} suggestions"
+        )
+    return "\n".join(lines)
 
 
 @app.command()

@@ -86,3 +86,9 @@ def ensure_user(session: Session, name: str, role: str = "annotator") -> User:
         session.add(user)
         session.flush()
     return user
+
+
+def set_watched_folders(session: Session, project: Project, folders: list[str]) -> None:
+    """Replace the folders a scheduled pass ingests new files from."""
+    project.settings = dict(project.settings) | {"watch": sorted(set(folders))}
+    session.flush()

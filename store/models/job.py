@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.base import Base, one_of, utcnow
@@ -14,7 +14,17 @@ JOB_STATUSES = ("queued", "running", "done", "failed")
 
 class Job(Base):
     __tablename__ = "job"
-    __table_args__ = (CheckConstraint(one_of("status", JOB_STATUSES), name="status"),)
+    __table_args__ = (
+        CheckConstraint(one_of("status", JOB_STATUSES), name="status"),
+        # the lock of scheduled passes: a second running one cannot be inserted
+        Index(
+            "uq_job_one_running_scheduled",
+            "kind",
+            unique=True,
+            sqlite_where=text("kind = 'scheduled' AND status = 'running'"),
+            postgresql_where=text("kind = 'scheduled' AND status = 'running'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int | None] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
