@@ -549,10 +549,17 @@ def demo(
 def _demo_text(result: dict) -> str:
     lines = [f"demo workspace {result['workspace']} on {result['database']}"]
     for name, counts in result["projects"].items():
+        model = result["models"].get(name, {})
+        quality = f", test macro-F1 {model['macro_f1']:.2f}" if "macro_f1" in model else ""
         lines.append(
-            f"  {name:<16} {counts['items']:>7} items {counts['labelled_items']:>7} labelled"
+            f"  {name:<14} {counts['items']:>6} items {counts['labelled_items']:>6} labelled "
+            f"{counts['suggestions']:>6} suggestions (model version {model.get('model_version')}"
+            f"{quality})"
         )
-    lines.append("next: loupe status demo-audio")
+    lines.append(
+        "next: loupe status demo-crops; loupe suggestions export demo-audio "
+        "--format audacity --out suggestions"
+    )
     return "\n".join(lines)
 
 
