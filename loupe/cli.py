@@ -168,6 +168,7 @@ def ingest(
             labels_csv=labels,
             batch_size=settings.batch_size,
             progress=not quiet,
+            derived_dir=settings.derived_dir,
         )
     result = report.as_dict()
     emit(as_json, result, lambda: _ingest_text(report.as_dict()))

@@ -8,6 +8,7 @@ and resumes incomplete ones without duplicates.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -74,6 +75,7 @@ class _Context:
     report: IngestReport
     labels: LabelsCsv | None
     progress: bool
+    derived_dir: Path
 
     def error(
         self, session: Session, path: Path | str, reason: str, member: str | None = None
@@ -105,6 +107,7 @@ def ingest(
     labels_csv: Path | None = None,
     batch_size: int = 5000,
     progress: bool = True,
+    derived_dir: Path = Path("loupe-derived"),
 ) -> IngestReport:
     """Ingest files and folders (recursively) into a project.
 
@@ -130,6 +133,7 @@ def ingest(
             report,
             None,
             progress,
+            derived_dir.expanduser().resolve() / project.name,
         )
     job = JobRecorder.start(engine, project.id, "ingest", {"paths": [str(p) for p in paths]})
     report.job_id = job.id
@@ -375,7 +379,15 @@ def _ingest_crops(context: _Context, files: list[tuple[Path, Path]], job: JobRec
     stores = [f for f, _ in files if f.suffix.lower() in crops.HDF5_SUFFIXES]
     indexes = [f for f, _ in files if f.suffix.lower() == ".csv" and crops.is_crop_index(f)]
     images = [(f, root) for f, root in files if f.suffix.lower() in crops.IMAGE_SUFFIXES]
-    context.report.files_ignored = len(files) - len(stores) - len(indexes) - len(images)
+    videos = [f for f, _ in files if f.suffix.lower() in VIDEO_SUFFIXES]
+    context.report.files_ignored = (
+        len(files) - len(stores) - len(indexes) - len(images) - len(videos)
+    )
+    for video in videos:
+        extracted = _extract_video(context, video)
+        if extracted is not None:
+            stores.append(extracted[0])
+            indexes.append(extracted[1])
     index_rows: dict[Path, list[crops.IndexRow]] = defaultdict(list)
     for index in indexes:
         rows, errors = crops.read_crop_index(index)
@@ -399,6 +411,43 @@ def _ingest_crops(context: _Context, files: list[tuple[Path, Path]], job: JobRec
     ):
         _ingest_image(context, path, root)
         job.advance(1)
+
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v")
+
+
+def _extract_video(context: _Context, video: Path) -> tuple[Path, Path] | None:
+    """Spatter crops of a video, extracted once into the derived folder (keyed by the video's
+    content hash) and ingested like any crop store. A video that stops early still gives the
+    crops of the frames that could be read, and an ingest error saying where it stopped."""
+    from learner.video import extract_crops
+
+    digest, _ = sha256_of(video)
+    out = context.derived_dir / f"{video.stem}-{digest[:12]}"
+    done = out / "extracted.json"
+    if not done.exists():
+        try:
+            result = extract_crops(video, out, progress=context.progress)
+        except FormatError as e:
+            context.error_now(video, e.reason, e.member)
+            return None
+        summary = {
+            "video": str(video),
+            "sha256": digest,
+            "frames_read": result.frames_read,
+            "frames_expected": result.frames_expected,
+            "crops_kept": result.crops_kept,
+            "crops_rejected_blue": result.crops_rejected_blue,
+            "crops_rejected_area": result.crops_rejected_area,
+            "error": result.error,
+            "h5": result.h5_path.name,
+            "index": result.index_path.name,
+        }
+        done.write_text(json.dumps(summary, indent=2))
+    summary = json.loads(done.read_text())
+    if summary["error"]:
+        context.error_now(video, summary["error"])
+    return out / summary["h5"], out / summary["index"]
 
 
 def _ingest_crop_store(context: _Context, path: Path, index: list[crops.IndexRow]) -> None:

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     media_root: Path | None = None
     """Where relative source paths are resolved; the working directory when unset."""
 
+    derived_dir: Path = Path("loupe-derived")
+    """Where media derived from sources (crops extracted from videos) is written."""
+
     models_dir: Path = Path("loupe-models")
     """Where checkpoints and evaluation reports are written."""
 

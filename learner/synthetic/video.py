@@ -32,7 +32,9 @@ FLASH_SIZE_PX = (120, 36)
 """Width, height of the recoater light: about 5,300 px once dilated, inside the area range."""
 FLASH_BGR = (255, 70, 30)
 BACKGROUND_LEVEL = 18.0
-NOISE_SIGMA = 3.0
+GRAIN_SIGMA = 4.0
+NOISE_LEVELS = 5
+"""Sensor noise is uniform in ±5 grey levels (standard deviation about 3) per pixel and channel."""
 FOURCC = "MJPG"
 
 
@@ -96,23 +98,27 @@ def write_spatter_video(
     colour = rng.integers(0, len(BLOB_COLOURS_BGR), blobs)
     lane_top = strip + (height - strip - blobs * lane) // 2
     centre_y = [lane_top + i * lane + lane // 2 for i in range(blobs)]
-    flash_box = None
+    flash_box, light_on_from = None, frames
     if blue_flash_frame is not None:
-        flash_box = (int(rng.integers(LANE_GAP_PX, width - flash_w - LANE_GAP_PX + 1)),
-                     LANE_GAP_PX, flash_w, flash_h)  # fmt: skip
-    texture = rng.normal(0.0, 4.0, (height, width, 1))  # the static grain of the powder bed
+        light_on_from = blue_flash_frame
+        left = int(rng.integers(LANE_GAP_PX, width - flash_w - LANE_GAP_PX + 1))
+        flash_box = (left, LANE_GAP_PX, flash_w, flash_h)
+    # The static grain of the powder bed, plus fresh sensor noise in every frame. The noise is
+    # uniform integers: drawing Gaussian noise took most of the time to write a video.
+    grain = rng.standard_normal((height, width, 1), dtype=np.float32)
+    bed = np.rint(BACKGROUND_LEVEL + GRAIN_SIGMA * grain).astype(np.int16)
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*FOURCC), fps, (width, height))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*FOURCC), fps, (width, height))
     if not writer.isOpened():
         raise RuntimeError(f"OpenCV cannot open a {FOURCC} video writer for {path}")
     blob_boxes: list[list[tuple[int, int, int, int]]] = []
     try:
         for number in range(frames):
-            noise = rng.normal(0.0, NOISE_SIGMA, (height, width, 3))
-            frame = np.clip(BACKGROUND_LEVEL + texture + noise, 0, 255).astype(np.uint8)
-            if flash_box is not None and number >= blue_flash_frame:
+            noise = rng.integers(-NOISE_LEVELS, NOISE_LEVELS + 1, (height, width, 3), np.int16)
+            frame = np.clip(bed + noise, 0, 255).astype(np.uint8)
+            if flash_box is not None and number >= light_on_from:
                 x, y, w, h = flash_box
                 frame[y : y + h, x : x + w] = FLASH_BGR
             boxes = []
