@@ -125,33 +125,29 @@ def spectrum_features(refs: Sequence[ItemRef], settings: dict) -> Features:
 
 
 def audio_features(refs: Sequence[ItemRef], settings: dict) -> Features:
-    from learner.preprocess.audio import AudioConfig, logmel, read_segment
+    """Log-mels of audio spans: each span read on its own, the spectrograms in batched STFTs."""
+    from learner.preprocess.audio import AudioConfig, logmel_batch, read_segment
 
     config = AudioConfig.from_dict(settings)
-    rows: dict[int, NDArray[np.float32]] = {}
+    segments: list[NDArray[np.float32]] = []
+    kept: list[int] = []
     failures: list[tuple[int, str]] = []
     for index, ref in enumerate(refs):
         try:
-            samples = read_segment(
-                Path(ref.path),
-                ref.start_s or 0.0,
-                ref.end_s or 0.0,
-                sample_rate=config.sample_rate,
+            segments.append(
+                read_segment(
+                    Path(ref.path),
+                    ref.start_s or 0.0,
+                    ref.end_s or 0.0,
+                    sample_rate=config.sample_rate,
+                )
             )
-            rows[index] = logmel(
-                samples,
-                config.sample_rate,
-                n_mels=config.n_mels,
-                n_fft=config.n_fft,
-                hop_length=config.hop_length,
-                duration_s=config.duration_s,
-            )
+            kept.append(index)
         except (OSError, ValueError, RuntimeError) as e:
             failures.append((index, f"{ref.path} {ref.start_s}-{ref.end_s} s: {e}"))
-    kept = np.array(sorted(rows), dtype=np.int64)
-    x = (
-        np.stack([rows[i] for i in kept]).astype(np.float32)
-        if len(kept)
-        else np.zeros((0, 1, 1), np.float32)
-    )
-    return Features(x, kept, failures)
+    if not segments:
+        return Features(
+            np.zeros((0, *config.input_shape[1:]), np.float32), np.zeros(0, np.int64), failures
+        )
+    x = logmel_batch(segments, config.sample_rate, **config.spectrogram_settings())
+    return Features(np.asarray(x, dtype=np.float32), np.asarray(kept, dtype=np.int64), failures)

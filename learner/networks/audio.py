@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from learner.networks.registry import register
+from learner.networks.registry import register, require_dims
 
 
 def _stage(inputs: int, outputs: int) -> nn.Sequential:
@@ -16,9 +16,13 @@ def _stage(inputs: int, outputs: int) -> nn.Sequential:
     )
 
 
-@register("audio", "cnn")
+@register("audio", "cnn", default=True)
 def audio_cnn(*, n_classes: int, input_shape: tuple[int, ...]) -> nn.Module:
-    """Four conv-bn-relu-pool stages (16-32-64-64), global average pooling, dense."""
+    """Four conv-bn-relu-pool stages (16-32-64-64), global average pooling, dense; the input
+    is (channels, mels, frames) and any size of at least 16×16 works."""
+    require_dims(input_shape, 3, "audio cnn")
+    if min(input_shape[1:]) < 16:
+        raise ValueError(f"audio cnn needs at least 16 mels and 16 frames, got {input_shape}")
     return nn.Sequential(
         _stage(input_shape[0], 16),
         _stage(16, 32),

@@ -5,12 +5,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from learner.networks.registry import register
+from learner.networks.registry import register, require_dims
 
 
-@register("spectrum", "figure2")
+@register("spectrum", "figure2", default=True)
 def figure2(*, n_classes: int, input_shape: tuple[int, ...]) -> nn.Module:
-    """Four conv layers 16-32-64-128 with pooling, dense 256-128-n."""
+    """Four conv layers 16-32-64-128 with pooling, dense 256-128-n; the width of the first
+    dense layer follows the spectrum length (500 points: 128 × 31)."""
+    require_dims(input_shape, 2, "figure2")
+    if input_shape[-1] < 16:
+        raise ValueError(f"figure2 needs spectra of at least 16 points, got {input_shape}")
     layers: list[nn.Module] = []
     channels, length = input_shape[0], input_shape[-1]
     for width in (16, 32, 64, 128):
@@ -58,7 +62,8 @@ class BasicBlock1d(nn.Module):
 
 @register("spectrum", "resnet1d")
 def resnet1d(*, n_classes: int, input_shape: tuple[int, ...]) -> nn.Module:
-    """Three residual blocks (32-64-128), global average pooling."""
+    """A strided stem, three residual blocks (32-64-128), global average pooling."""
+    require_dims(input_shape, 2, "resnet1d")
     return nn.Sequential(
         nn.Conv1d(input_shape[0], 32, 7, 2, 3, bias=False),
         nn.BatchNorm1d(32),
@@ -75,6 +80,7 @@ def resnet1d(*, n_classes: int, input_shape: tuple[int, ...]) -> nn.Module:
 @register("spectrum", "resnet18_1d")
 def resnet18_1d(*, n_classes: int, input_shape: tuple[int, ...]) -> nn.Module:
     """ResNet-18 layout in 1-D: four stages of two basic blocks, 64-128-256-512."""
+    require_dims(input_shape, 2, "resnet18_1d")
     blocks: list[nn.Module] = []
     inputs = 64
     for stage, width in enumerate((64, 128, 256, 512)):

@@ -2,37 +2,79 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 
 @dataclass(frozen=True)
 class SpectrumConfig:
+    """How a project turns a measured spectrum into a model input.
+
+    Raises
+    ------
+    ValueError
+        A setting out of its range (checked on construction).
+    """
+
     resample: bool = True
     points: int = 500
+    """Length of the uniform grid every spectrum is interpolated onto."""
     axis_min: float | None = None
     """Start of the project's grid in cm⁻¹; the spectrum's own start when unset."""
     axis_max: float | None = None
+    """End of the project's grid in cm⁻¹; the spectrum's own end when unset."""
     baseline: bool = True
     baseline_degree: int = 2
     baseline_iterations: int = 40
+    """Fit-and-clip rounds of the modified polyfit; 20–50 is enough for fluorescence."""
     smooth: bool = True
     smooth_window: int = 11
+    """Savitzky–Golay window in points (odd); shrunk for spectra shorter than it."""
     smooth_order: int = 2
     normalise: bool = True
 
+    def __post_init__(self) -> None:
+        if self.points < 2:
+            raise ValueError(f"points must be at least 2, got {self.points}")
+        if (
+            self.axis_min is not None
+            and self.axis_max is not None
+            and not self.axis_min < self.axis_max
+        ):
+            raise ValueError(f"axis_min {self.axis_min} must be below axis_max {self.axis_max}")
+        if self.baseline_degree < 0:
+            raise ValueError(f"baseline_degree must be 0 or more, got {self.baseline_degree}")
+        if self.baseline_iterations < 1:
+            raise ValueError(
+                f"baseline_iterations must be at least 1, got {self.baseline_iterations}"
+            )
+        if self.smooth_order < 0:
+            raise ValueError(f"smooth_order must be 0 or more, got {self.smooth_order}")
+        if self.smooth_window <= self.smooth_order:
+            raise ValueError(
+                f"smooth_window {self.smooth_window} must exceed smooth_order {self.smooth_order}"
+            )
+
     @classmethod
-    def from_dict(cls, values: dict | None) -> SpectrumConfig:
-        """A config from project settings; unknown keys are an error, not silently dropped."""
+    def from_dict(cls, values: dict[str, Any] | None) -> SpectrumConfig:
+        """A config from project settings; unknown keys are an error, not silently dropped.
+
+        Raises
+        ------
+        ValueError
+            An unknown key, or a value out of range.
+        """
         values = dict(values or {})
         unknown = set(values) - {f.name for f in fields(cls)}
         if unknown:
             raise ValueError(f"unknown spectrum settings: {', '.join(sorted(unknown))}")
         return cls(**values)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -43,7 +85,11 @@ def resample_uniform(
     low: float | None = None,
     high: float | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Linear interpolation onto ``points`` evenly spaced positions over [low, high]."""
+    """Linear interpolation onto ``points`` evenly spaced positions over [low, high].
+
+    Positions outside the measured range take the nearest measured value. Returns the grid
+    and the values on it.
+    """
     grid = np.linspace(axis[0] if low is None else low, axis[-1] if high is None else high, points)
     return grid, np.interp(grid, axis, values)
 
@@ -51,7 +97,9 @@ def resample_uniform(
 def remove_baseline(
     axis: NDArray[np.float64], values: NDArray[np.float64], degree: int, iterations: int
 ) -> NDArray[np.float64]:
-    """Modified polyfit: fit, clip the signal to the fit, refit; the fit sinks under the peaks."""
+    """Modified polyfit (Lieber & Mahadevan-Jansen 2003): fit, clip the signal to the fit,
+    refit; the fit sinks under the peaks. Returns the signal minus the final fit."""
+    degree = min(degree, len(values) - 1)  # a polynomial needs more points than its degree
     x = (axis - axis.mean()) / (np.ptp(axis) or 1.0)  # conditioning for the polynomial
     target = values.copy()
     for _ in range(iterations):
@@ -61,10 +109,13 @@ def remove_baseline(
 
 
 def smooth(values: NDArray[np.float64], window: int, order: int) -> NDArray[np.float64]:
-    """Savitzky–Golay; the window shrinks to the longest odd length the spectrum allows."""
+    """Savitzky–Golay; the window shrinks to the longest odd length the spectrum allows, and
+    a spectrum too short for any window above ``order`` is returned unchanged."""
     from scipy.signal import savgol_filter
 
-    window = min(window, len(values) if len(values) % 2 else len(values) - 1)
+    window = min(window, len(values))
+    if window % 2 == 0:
+        window -= 1
     if window <= order:
         return values
     return savgol_filter(values, window, order)
@@ -80,12 +131,31 @@ def normalise(values: NDArray[np.float64], tolerance: float = 0.0) -> NDArray[np
 
 
 def preprocess_spectrum(
-    axis: NDArray[np.float64], intensity: NDArray[np.float64], config: SpectrumConfig
+    axis: ArrayLike, intensity: ArrayLike, config: SpectrumConfig
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """The configured steps, in order; returns the (possibly new) axis and the values."""
+    """The configured steps, in order: resample, baseline, smooth, normalise.
+
+    Returns
+    -------
+    tuple
+        The (possibly new) axis, ascending, and the values on it.
+
+    Raises
+    ------
+    ValueError
+        Axis and intensity differ in length, hold fewer than two points, or are not finite.
+    """
     axis = np.asarray(axis, dtype=np.float64)
     values = np.asarray(intensity, dtype=np.float64)
-    scale = float(np.abs(values).max()) if len(values) else 0.0
+    if axis.ndim != 1 or axis.shape != values.shape:
+        raise ValueError(f"axis {axis.shape} and intensity {values.shape} must be equal 1-D")
+    if len(axis) < 2:
+        raise ValueError(f"a spectrum needs at least 2 points, got {len(axis)}")
+    if not (np.isfinite(axis).all() and np.isfinite(values).all()):
+        raise ValueError("the spectrum holds NaN or infinite values")
+    if axis[0] > axis[-1]:  # instruments that write high wavenumbers first
+        axis, values = axis[::-1], values[::-1]
+    scale = float(np.abs(values).max())
     if config.resample:
         axis, values = resample_uniform(
             axis, values, config.points, config.axis_min, config.axis_max
@@ -97,3 +167,26 @@ def preprocess_spectrum(
     if config.normalise:
         values = normalise(values, tolerance=1e-9 * scale)
     return axis, values
+
+
+def preprocess_spectra(
+    spectra: Sequence[tuple[ArrayLike, ArrayLike]], config: SpectrumConfig
+) -> NDArray[np.float32]:
+    """``preprocess_spectrum`` over ``(axis, intensity)`` pairs, stacked as model inputs.
+
+    Returns
+    -------
+    NDArray[np.float32]
+        Shape (n, config.points).
+
+    Raises
+    ------
+    ValueError
+        ``config.resample`` is off (rows could differ in length), or a spectrum is invalid.
+    """
+    if not config.resample:
+        raise ValueError("stacking spectra needs resample=True, so that all rows share a grid")
+    out = np.empty((len(spectra), config.points), dtype=np.float32)
+    for row, (axis, intensity) in enumerate(spectra):
+        out[row] = preprocess_spectrum(axis, intensity, config)[1]
+    return out
