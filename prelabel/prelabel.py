@@ -23,6 +23,7 @@ from learner.featurise import ItemRef, featurise
 from prelabel.jobs import JobRecorder
 from store import catalog
 from store.engine import transaction
+from store.errors import NotFoundError
 from store.projects import get_project
 from store.suggestions import (
     PendingItem,
@@ -66,7 +67,27 @@ def run_prelabel(
 
     with transaction(engine) as session:
         project = get_project(session, project_name)
-        version = model_version_for(session, project.id, version_id)
+    proposals = None
+    if project.modality == "audio":
+        from prelabel.proposals import propose_segments
+
+        proposals = propose_segments(engine, project, progress=progress)
+    with transaction(engine) as session:
+        try:
+            version = model_version_for(session, project.id, version_id)
+        except NotFoundError:
+            if proposals is None or version_id is not None:
+                raise
+            # no model yet: the proposals are the whole of this run
+            return {
+                "model_version": None,
+                "items": 0,
+                "suggestions": 0,
+                "failures": 0,
+                "seconds": 0.0,
+                "items_per_s": 0.0,
+                "proposals": proposals,
+            }
         total = _count_pending(session, project.id, version.id)
     total = min(total, limit) if limit is not None else total
     model, meta = load_model(Path(version.checkpoint_uri), version.checkpoint_sha256)
@@ -143,6 +164,7 @@ def run_prelabel(
         "seconds": seconds,
         "items_per_s": (written + failed) / seconds if seconds > 0 else 0.0,
         "job_id": job.id,
+        "proposals": proposals,
     }
     job.finish(result)
     return result

@@ -119,7 +119,9 @@ def add_source(
     return source
 
 
-def insert_items(session: Session, source: Source, rows: Sequence[ItemRow]) -> int:
+def insert_items(
+    session: Session, source: Source, rows: Sequence[ItemRow], origin: str = "ingest"
+) -> int:
     """Register items of ``source``; rows whose locator exists already are left alone.
 
     Returns the number of items added.
@@ -145,7 +147,7 @@ def insert_items(session: Session, source: Source, rows: Sequence[ItemRow]) -> i
             r.end_s,
             r.f_low_hz,
             r.f_high_hz,
-            "ingest",
+            origin,
             stamp,
         )
         for r in rows
