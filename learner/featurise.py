@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from learner.formats.crops import OpenStores
 from learner.formats.errors import FormatError
 
 
@@ -37,7 +38,12 @@ class Features:
     """``(index into the refs, reason)`` for refs that could not be read."""
 
 
-def featurise(modality: str, refs: Sequence[ItemRef], settings: dict | None = None) -> Features:
+def featurise(
+    modality: str,
+    refs: Sequence[ItemRef],
+    settings: dict | None = None,
+    stores: OpenStores | None = None,
+) -> Features:
     """Model inputs for ``refs`` of one modality, with the project's preprocessing settings.
 
     Raises
@@ -47,7 +53,7 @@ def featurise(modality: str, refs: Sequence[ItemRef], settings: dict | None = No
     """
     settings = settings or {}
     if modality == "crop":
-        return crop_features(refs, size=int(settings.get("crop_size", 32)))
+        return crop_features(refs, size=int(settings.get("crop_size", 32)), stores=stores)
     if modality == "spectrum":
         return spectrum_features(refs, settings.get("spectrum", {}))
     if modality == "audio":
@@ -62,7 +68,9 @@ def _by_file(refs: Sequence[ItemRef]) -> dict[tuple[str, str | None], list[int]]
     return groups
 
 
-def read_crop_blobs(refs: Sequence[ItemRef]) -> tuple[list[bytes | None], list[tuple[int, str]]]:
+def read_crop_blobs(
+    refs: Sequence[ItemRef], stores: OpenStores | None = None
+) -> tuple[list[bytes | None], list[tuple[int, str]]]:
     """Encoded bytes of every crop ref, one chunked read per HDF5 dataset."""
     from learner.formats.crops import read_hdf5_crops
 
@@ -76,7 +84,7 @@ def read_crop_blobs(refs: Sequence[ItemRef]) -> tuple[list[bytes | None], list[t
                 continue
             positions = np.array([refs[i].position for i in indices], dtype=np.int64)
             for i, blob in zip(
-                indices, read_hdf5_crops(Path(path), member, positions), strict=True
+                indices, read_hdf5_crops(Path(path), member, positions, stores), strict=True
             ):
                 blobs[i] = blob
         except (OSError, KeyError, ValueError) as e:
@@ -84,10 +92,12 @@ def read_crop_blobs(refs: Sequence[ItemRef]) -> tuple[list[bytes | None], list[t
     return blobs, failures
 
 
-def crop_features(refs: Sequence[ItemRef], *, size: int = 32) -> Features:
+def crop_features(
+    refs: Sequence[ItemRef], *, size: int = 32, stores: OpenStores | None = None
+) -> Features:
     from learner.preprocess.crop import decode_and_prepare
 
-    blobs, failures = read_crop_blobs(refs)
+    blobs, failures = read_crop_blobs(refs, stores)
     readable = [i for i, blob in enumerate(blobs) if blob is not None]
     x, bad = decode_and_prepare([blobs[i] for i in readable], size)
     bad_positions = {position for position, _ in bad}

@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from learner import calibration, scores
 from learner.featurise import ItemRef, featurise
+from learner.formats.crops import OpenStores
 from prelabel.jobs import JobRecorder
 from store import catalog
 from store.engine import transaction
@@ -201,6 +202,7 @@ def _read_batches(
     stop: threading.Event,
 ) -> None:
     """Producer: page through pending items by id and featurise each page."""
+    stores = OpenStores()  # each HDF5 file is opened once by this reader
     try:
         after, sent = 0, 0
         while sent < total and not stop.is_set():
@@ -218,12 +220,14 @@ def _read_batches(
                 ItemRef(i.source_uri, i.source_kind, i.member, i.position, i.start_s, i.end_s)
                 for i in items
             ]
-            features = featurise(modality, refs, settings)
+            features = featurise(modality, refs, settings, stores)
             _put(out, _Batch(items, features.x, features.kept, features.failures), stop)
             after, sent = items[-1].item_id, sent + len(items)
         _put(out, None, stop)
     except BaseException as e:  # handed to the main thread, which owns the job row
         _put(out, e, stop)
+    finally:
+        stores.close()
 
 
 def _put(out: queue.Queue, value: object, stop: threading.Event) -> None:

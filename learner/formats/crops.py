@@ -153,13 +153,44 @@ def _signature(head: bytes) -> str:
     return "neither a JPEG nor a PNG signature"
 
 
-def read_hdf5_crops(path: Path, dataset: str, positions: NDArray[np.int64]) -> list[bytes]:
-    """Encoded bytes of the entries at ``positions`` of one dataset, in one chunked read."""
+class OpenStores:
+    """HDF5 files kept open for the life of a reader (a worker opens each file once)."""
+
+    def __init__(self) -> None:
+        self._files: dict[Path, object] = {}
+
+    def get(self, path: Path):  # type: ignore[no-untyped-def]
+        import h5py
+
+        if path not in self._files:
+            self._files[path] = h5py.File(path, "r")
+        return self._files[path]
+
+    def close(self) -> None:
+        for handle in self._files.values():
+            handle.close()  # type: ignore[attr-defined]
+        self._files.clear()
+
+    def __enter__(self) -> OpenStores:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def read_hdf5_crops(
+    path: Path, dataset: str, positions: NDArray[np.int64], stores: OpenStores | None = None
+) -> list[bytes]:
+    """Encoded bytes of the entries at ``positions`` of one dataset, in one chunked read;
+    through ``stores`` the file stays open for the next call."""
     import h5py
 
     order = np.argsort(positions)
-    with h5py.File(path, "r") as store:
-        values = store[dataset][positions[order]] if len(positions) else []
+    if stores is not None:
+        values = stores.get(path)[dataset][positions[order]] if len(positions) else []
+    else:
+        with h5py.File(path, "r") as store:
+            values = store[dataset][positions[order]] if len(positions) else []
     out: list[bytes] = [b""] * len(positions)
     for slot, value in zip(order, values, strict=True):
         out[slot] = np.asarray(value, dtype=np.uint8).tobytes()
