@@ -409,6 +409,7 @@ def prelabel(
     batch_size: int = 1024,
     limit: Annotated[int | None, typer.Option(help="At most this many items.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps")] = "auto",
+    threads: Annotated[int | None, typer.Option(help="Torch threads (default: torch's).")] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
@@ -425,16 +426,28 @@ def prelabel(
             limit=limit,
             device=device,
             progress=not quiet,
+            threads=threads,
         )
-    emit(
-        as_json,
-        result,
-        lambda: (
+    emit(as_json, result, lambda: _prelabel_text(result))
+
+
+def _prelabel_text(result: dict) -> str:
+    lines = []
+    if result.get("proposals"):
+        p = result["proposals"]
+        lines.append(
+            f"proposals: {p['recordings_scanned']} recordings scanned, {p['proposals']} new "
+            f"segments, {p['overlapping_dropped']} overlapped marked ones, {p['failures']} failed"
+        )
+    if result["model_version"] is None:
+        lines.append("no active model version yet: segments proposed, none classified")
+    else:
+        lines.append(
             f"model version {result['model_version']}: {result['items']} items in "
             f"{result['seconds']:.1f} s ({result['items_per_s']:.0f} items/s), "
             f"{result['suggestions']} suggestions, {result['failures']} failures"
-        ),
-    )
+        )
+    return "\n".join(lines)
 
 
 @suggestions_app.command("export")

@@ -55,6 +55,7 @@ def run_prelabel(
     limit: int | None = None,
     device: str = "auto",
     progress: bool = True,
+    threads: int | None = None,
 ) -> dict:
     """Suggest labels for every pending item of the project; returns counts and throughput.
 
@@ -94,6 +95,10 @@ def run_prelabel(
     model, meta = load_model(Path(version.checkpoint_uri), version.checkpoint_sha256)
     target = pick_device(device)
     model = model.to(target).eval()
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
     classes = meta["classes"]
     temperature = version.temperature or 1.0
     job = JobRecorder.start(

@@ -75,7 +75,7 @@ class IngestError(Base):
     """A file, entry or item that could not be read, with the reason, kept for the user."""
 
     __tablename__ = "ingest_error"
-    __table_args__ = (Index(None, "project_id"),)
+    __table_args__ = (Index(None, "project_id"), Index(None, "item_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
