@@ -107,12 +107,12 @@ def crop_features(
 
 
 def spectrum_features(refs: Sequence[ItemRef], settings: dict) -> Features:
+    """Preprocessed spectra, each file read once, the preprocessing run on the whole batch."""
     from learner.formats.spectra import read_spectrum_table
-    from learner.preprocess.spectrum import SpectrumConfig, preprocess_spectrum
+    from learner.preprocess.spectrum import SpectrumConfig, preprocess_spectra
 
     config = SpectrumConfig.from_dict(settings)
-    rows: list[NDArray[np.float32]] = []
-    kept: list[int] = []
+    pairs: dict[int, tuple[NDArray[np.float64], NDArray[np.float64]]] = {}
     failures: list[tuple[int, str]] = []
     for (path, _), indices in _by_file(refs).items():
         try:
@@ -126,12 +126,10 @@ def spectrum_features(refs: Sequence[ItemRef], settings: dict) -> Features:
             if column is None:
                 failures.append((i, f"{path}: no valid spectrum in column {refs[i].position}"))
                 continue
-            _, values = preprocess_spectrum(column.axis, column.intensity, config)
-            rows.append(np.asarray(values, dtype=np.float32))
-            kept.append(i)
-    order = np.argsort(kept)
-    x = np.stack([rows[j] for j in order]) if rows else np.zeros((0, config.points), np.float32)
-    return Features(x, np.asarray(kept, dtype=np.int64)[order], sorted(failures))
+            pairs[i] = (column.axis, column.intensity)
+    kept = np.array(sorted(pairs), dtype=np.int64)
+    x = preprocess_spectra([pairs[int(i)] for i in kept], config)
+    return Features(x, kept, sorted(failures))
 
 
 def audio_features(refs: Sequence[ItemRef], settings: dict) -> Features:

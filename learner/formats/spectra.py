@@ -54,20 +54,26 @@ def read_spectrum_table(path: Path) -> SpectrumTable:
     """
     lines = _read_lines(path)
     delimiter = _detect_delimiter(lines)
-    rows = [_split(line, delimiter) for line in lines]
     header: list[str] | None = None
-    if rows and not _is_number(rows[0][0], delimiter):
-        header = [name.strip() for name in rows[0]]
-        rows = rows[1:]
-    if not rows:
+    if lines and not _is_number(_split(lines[0], delimiter)[0], delimiter):
+        header = [name.strip() for name in _split(lines[0], delimiter)]
+        lines = lines[1:]
+    if not lines:
         raise FormatError("no numeric rows")
-    width = max(len(row) for row in rows)
+    first = _split(lines[0], delimiter)
+    decimal_comma = delimiter == ";" and any("," in c for c in first)
+    columns = _fast_columns(lines, delimiter, len(first), decimal_comma)
+    if columns is not None:
+        width = len(first)
+        cells: list[list[str]] = []
+    else:
+        rows = [_split(line, delimiter) for line in lines]
+        width = max(len(row) for row in rows)
+        cells = [row + [""] * (width - len(row)) for row in rows]
+        columns = [[_to_float(c, decimal_comma) for c in col] for col in zip(*cells, strict=True)]
     if width < 2:
         raise FormatError("expected at least two columns (axis, intensity)")
     header = (header or [])[:width] + [""] * (width - len(header or []))
-    cells = [row + [""] * (width - len(row)) for row in rows]
-    decimal_comma = delimiter == ";" and any("," in c for c in cells[0])
-    columns = [[_to_float(c, decimal_comma) for c in column] for column in zip(*cells, strict=True)]
 
     axis = np.asarray(columns[0], dtype=np.float64)
     keep = ~np.isnan(axis)
@@ -81,7 +87,7 @@ def read_spectrum_table(path: Path) -> SpectrumTable:
     for position in range(1, width):
         name = header[position] or f"column {position + 1}"
         raw = np.asarray(columns[position], dtype=np.float64)[keep][order]
-        if not header[position] and all(not row[position].strip() for row in cells):
+        if not header[position] and cells and all(not row[position].strip() for row in cells):
             skipped += 1
             continue
         try:
@@ -114,6 +120,27 @@ def _read_lines(path: Path) -> list[str]:
     return [
         line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")
     ]
+
+
+def _fast_columns(
+    lines: list[str], delimiter: str | None, width: int, decimal_comma: bool
+) -> NDArray[np.float64] | None:
+    """The columns parsed in one C-speed conversion, for the common case of a complete numeric
+    table; ``None`` (use the cell-by-cell path) for empty cells, text, or decimal commas."""
+    if decimal_comma:
+        return None
+    body = "\n".join(lines)
+    if delimiter is not None:
+        if delimiter * 2 in body or any(line.rstrip().endswith(delimiter) for line in lines[:3]):
+            return None  # empty cells: their NaN positions matter
+        body = body.replace(delimiter, " ")
+    try:
+        flat = np.array(body.split(), dtype=np.float64)
+    except ValueError:
+        return None
+    if flat.size != width * len(lines):
+        return None
+    return flat.reshape(len(lines), width).T
 
 
 def _detect_delimiter(lines: list[str]) -> str | None:

@@ -98,14 +98,19 @@ def remove_baseline(
     axis: NDArray[np.float64], values: NDArray[np.float64], degree: int, iterations: int
 ) -> NDArray[np.float64]:
     """Modified polyfit (Lieber & Mahadevan-Jansen 2003): fit, clip the signal to the fit,
-    refit; the fit sinks under the peaks. Returns the signal minus the final fit."""
-    degree = min(degree, len(values) - 1)  # a polynomial needs more points than its degree
+    refit; the fit sinks under the peaks. Returns the signal minus the final fit.
+
+    ``values`` may be one spectrum or a stack of rows on the same axis: the least-squares
+    projection is built once and applied to every row, so a batch costs a few matrix products.
+    """
+    degree = min(degree, values.shape[-1] - 1)  # a polynomial needs more points than its degree
     x = (axis - axis.mean()) / (np.ptp(axis) or 1.0)  # conditioning for the polynomial
-    target = values.copy()
+    basis = np.vander(x, degree + 1)  # (points, degree + 1)
+    solve = np.linalg.pinv(basis).T  # (points, degree + 1): coefficients of a row = row @ solve
+    target = np.array(values, dtype=np.float64, copy=True)
     for _ in range(iterations):
-        fitted = np.polyval(np.polyfit(x, target, degree), x)
-        target = np.minimum(target, fitted)
-    return values - np.polyval(np.polyfit(x, target, degree), x)
+        np.minimum(target, (target @ solve) @ basis.T, out=target)
+    return values - (target @ solve) @ basis.T
 
 
 def smooth(values: NDArray[np.float64], window: int, order: int) -> NDArray[np.float64]:
@@ -113,12 +118,12 @@ def smooth(values: NDArray[np.float64], window: int, order: int) -> NDArray[np.f
     a spectrum too short for any window above ``order`` is returned unchanged."""
     from scipy.signal import savgol_filter
 
-    window = min(window, len(values))
+    window = min(window, values.shape[-1])
     if window % 2 == 0:
         window -= 1
     if window <= order:
         return values
-    return savgol_filter(values, window, order)
+    return savgol_filter(values, window, order, axis=-1)
 
 
 def normalise(values: NDArray[np.float64], tolerance: float = 0.0) -> NDArray[np.float64]:
@@ -128,6 +133,23 @@ def normalise(values: NDArray[np.float64], tolerance: float = 0.0) -> NDArray[np
     if span <= tolerance or not np.isfinite(span):
         return np.zeros_like(values)
     return (values - values.min()) / span
+
+
+def _checked(
+    axis: ArrayLike, intensity: ArrayLike
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Axis and values as float arrays, ascending, after the checks every step relies on."""
+    axis = np.asarray(axis, dtype=np.float64)
+    values = np.asarray(intensity, dtype=np.float64)
+    if axis.ndim != 1 or axis.shape != values.shape:
+        raise ValueError(f"axis {axis.shape} and intensity {values.shape} must be equal 1-D")
+    if len(axis) < 2:
+        raise ValueError(f"a spectrum needs at least 2 points, got {len(axis)}")
+    if not (np.isfinite(axis).all() and np.isfinite(values).all()):
+        raise ValueError("the spectrum holds NaN or infinite values")
+    if axis[0] > axis[-1]:  # instruments that write high wavenumbers first
+        axis, values = axis[::-1], values[::-1]
+    return axis, values
 
 
 def preprocess_spectrum(
@@ -145,16 +167,7 @@ def preprocess_spectrum(
     ValueError
         Axis and intensity differ in length, hold fewer than two points, or are not finite.
     """
-    axis = np.asarray(axis, dtype=np.float64)
-    values = np.asarray(intensity, dtype=np.float64)
-    if axis.ndim != 1 or axis.shape != values.shape:
-        raise ValueError(f"axis {axis.shape} and intensity {values.shape} must be equal 1-D")
-    if len(axis) < 2:
-        raise ValueError(f"a spectrum needs at least 2 points, got {len(axis)}")
-    if not (np.isfinite(axis).all() and np.isfinite(values).all()):
-        raise ValueError("the spectrum holds NaN or infinite values")
-    if axis[0] > axis[-1]:  # instruments that write high wavenumbers first
-        axis, values = axis[::-1], values[::-1]
+    axis, values = _checked(axis, intensity)
     scale = float(np.abs(values).max())
     if config.resample:
         axis, values = resample_uniform(
@@ -172,7 +185,8 @@ def preprocess_spectrum(
 def preprocess_spectra(
     spectra: Sequence[tuple[ArrayLike, ArrayLike]], config: SpectrumConfig
 ) -> NDArray[np.float32]:
-    """``preprocess_spectrum`` over ``(axis, intensity)`` pairs, stacked as model inputs.
+    """``preprocess_spectrum`` over ``(axis, intensity)`` pairs, stacked as model inputs; every
+    step after resampling runs on the whole stack at once.
 
     Returns
     -------
@@ -186,7 +200,25 @@ def preprocess_spectra(
     """
     if not config.resample:
         raise ValueError("stacking spectra needs resample=True, so that all rows share a grid")
-    out = np.empty((len(spectra), config.points), dtype=np.float32)
+    if not spectra:
+        return np.zeros((0, config.points), dtype=np.float32)
+    rows = np.empty((len(spectra), config.points), dtype=np.float64)
+    scales = np.empty(len(spectra))
     for row, (axis, intensity) in enumerate(spectra):
-        out[row] = preprocess_spectrum(axis, intensity, config)[1]
-    return out
+        axis, values = _checked(axis, intensity)
+        _, rows[row] = resample_uniform(
+            axis, values, config.points, config.axis_min, config.axis_max
+        )
+        scales[row] = float(np.abs(values).max())
+    # every uniform grid of the same length normalises to the same polynomial basis
+    grid = np.linspace(0.0, 1.0, config.points)
+    if config.baseline:
+        rows = remove_baseline(grid, rows, config.baseline_degree, config.baseline_iterations)
+    if config.smooth:
+        rows = smooth(rows, config.smooth_window, config.smooth_order)
+    if config.normalise:
+        low = rows.min(axis=1, keepdims=True)
+        span = rows.max(axis=1, keepdims=True) - low
+        flat = (span[:, 0] <= 1e-9 * scales) | ~np.isfinite(span[:, 0])
+        rows = np.where(flat[:, None], 0.0, (rows - low) / np.where(flat[:, None], 1.0, span))
+    return rows.astype(np.float32)
