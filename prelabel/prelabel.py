@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 from tqdm import tqdm
 
 from learner import calibration, scores
@@ -30,8 +31,8 @@ from store.suggestions import (
     PendingItem,
     SuggestionRow,
     insert_suggestions,
+    iter_pending,
     model_version_for,
-    pending_items,
 )
 
 QUEUE_DEPTH = 3
@@ -206,28 +207,21 @@ def _read_batches(
     out: queue.Queue,
     stop: threading.Event,
 ) -> None:
-    """Producer: page through pending items by id and featurise each page."""
+    """Producer: stream the pending items by id and featurise them a batch at a time."""
     stores = OpenStores()  # each HDF5 file is opened once by this reader
     try:
-        after, sent = 0, 0
-        while sent < total and not stop.is_set():
-            with transaction(engine) as session:
-                items = pending_items(
-                    session,
-                    project_id,
-                    version_id,
-                    after_id=after,
-                    limit=min(batch_size, total - sent),
-                )
-            if not items:
-                break
-            refs = [
-                ItemRef(i.source_uri, i.source_kind, i.member, i.position, i.start_s, i.end_s)
-                for i in items
-            ]
-            features = featurise(modality, refs, settings, stores)
-            _put(out, _Batch(items, features.x, features.kept, features.failures), stop)
-            after, sent = items[-1].item_id, sent + len(items)
+        with Session(engine) as session, session.begin():
+            for items in iter_pending(
+                session, project_id, version_id, batch_size=batch_size, limit=total
+            ):
+                if stop.is_set():
+                    break
+                refs = [
+                    ItemRef(i.source_uri, i.source_kind, i.member, i.position, i.start_s, i.end_s)
+                    for i in items
+                ]
+                features = featurise(modality, refs, settings, stores)
+                _put(out, _Batch(items, features.x, features.kept, features.failures), stop)
         _put(out, None, stop)
     except BaseException as e:  # handed to the main thread, which owns the job row
         _put(out, e, stop)

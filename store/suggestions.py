@@ -8,7 +8,7 @@ was already committed adds nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import and_, exists, select
@@ -102,6 +102,30 @@ def pending_items(
         .limit(limit)
     ).all()
     return [PendingItem(*row) for row in rows]
+
+
+def iter_pending(
+    session: Session, project_id: int, version_id: int, *, batch_size: int, limit: int | None = None
+) -> Iterator[list[PendingItem]]:
+    """Pending items in id order, as batches, from one streamed query (a server-side cursor on
+    PostgreSQL) instead of one query per page."""
+    has_suggestion = exists().where(
+        and_(Suggestion.item_id == Item.id, Suggestion.model_version_id == version_id)
+    )
+    unreadable = exists().where(IngestError.item_id == Item.id)
+    query = (
+        select(
+            Item.id, Source.uri, Source.kind, Item.member, Item.position, Item.start_s, Item.end_s
+        )
+        .join(Source, Source.id == Item.source_id)
+        .where(Item.project_id == project_id, ~has_suggestion, ~unreadable)
+        .order_by(Item.id)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    result = session.execute(query.execution_options(yield_per=batch_size))
+    for rows in result.partitions(batch_size):
+        yield [PendingItem(*row) for row in rows]
 
 
 def insert_suggestions(session: Session, version_id: int, rows: Sequence[SuggestionRow]) -> int:
