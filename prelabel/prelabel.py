@@ -248,23 +248,22 @@ def _suggestions(
     with torch.inference_mode():
         logits = model(torch.as_tensor(batch.x[:, None], device=device)).double().cpu().numpy()
     probabilities = calibration.softmax(logits, temperature)
-    top = probabilities.argmax(axis=1)
-    confidence = scores.confidence(probabilities)
-    margin = scores.margin(probabilities)
-    entropy = scores.entropy(probabilities)
+    labels = [classes[i] for i in probabilities.argmax(axis=1).tolist()]
+    columns = zip(
+        batch.kept.tolist(),
+        labels,
+        np.round(probabilities, 6).tolist(),
+        scores.confidence(probabilities).tolist(),
+        scores.margin(probabilities).tolist(),
+        scores.entropy(probabilities).tolist(),
+        strict=True,
+    )
     rows = []
-    for row, index in enumerate(batch.kept):
-        item = batch.items[int(index)]
+    for index, label, row, confidence, margin, entropy in columns:
+        item = batch.items[index]
         rows.append(
             SuggestionRow(
-                item.item_id,
-                classes[top[row]],
-                [round(float(p), 6) for p in probabilities[row]],
-                float(confidence[row]),
-                float(margin[row]),
-                float(entropy[row]),
-                item.start_s,
-                item.end_s,
+                item.item_id, label, row, confidence, margin, entropy, item.start_s, item.end_s
             )
         )
     return rows
