@@ -21,7 +21,7 @@ from store.engine import transaction
 from store.models import Item, Suggestion
 from store.snapshots import create_snapshot
 
-ITEMS, BATCH, KILLS = 5000, 25, 10
+ITEMS, BATCH, KILLS = 12000, 25, 10
 
 
 def _counts(engine, version_id: int) -> tuple[int, int]:
@@ -82,8 +82,8 @@ def test_sigkill_at_random_points_then_rerun(db_url, engine, make_project, tmp_p
         # wait until this run has written something new, then kill it a random moment later
         while _counts(engine, version)[0] == before and process.poll() is None:
             assert time.monotonic() < deadline, "prelabel made no progress"
-            time.sleep(0.05)
-        time.sleep(rng.uniform(0.0, 0.1))
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0.0, 0.05))
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             kills += 1
