@@ -30,6 +30,7 @@ from store.projects import get_project
 from store.suggestions import (
     PendingItem,
     SuggestionRow,
+    count_pending,
     insert_suggestions,
     iter_pending,
     model_version_for,
@@ -91,7 +92,7 @@ def run_prelabel(
                 "items_per_s": 0.0,
                 "proposals": proposals,
             }
-        total = _count_pending(session, project.id, version.id)
+        total = count_pending(session, project.id, version.id)
     total = min(total, limit) if limit is not None else total
     model, meta = load_model(Path(version.checkpoint_uri), version.checkpoint_sha256)
     target = pick_device(device)
@@ -175,25 +176,6 @@ def run_prelabel(
     }
     job.finish(result)
     return result
-
-
-def _count_pending(session, project_id: int, version_id: int) -> int:  # type: ignore[no-untyped-def]
-    from sqlalchemy import and_, exists, func, select
-
-    from store.models import IngestError, Item, Suggestion
-
-    has_suggestion = exists().where(
-        and_(Suggestion.item_id == Item.id, Suggestion.model_version_id == version_id)
-    )
-    unreadable = exists().where(IngestError.item_id == Item.id)
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(Item)
-            .where(Item.project_id == project_id, ~has_suggestion, ~unreadable)
-        )
-        or 0
-    )
 
 
 def _read_batches(

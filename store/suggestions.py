@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
 
 from store.base import utcnow
@@ -84,20 +84,41 @@ def model_version_for(session: Session, project_id: int, version_id: int | None)
     return version
 
 
-def pending_items(
-    session: Session, project_id: int, version_id: int, *, after_id: int = 0, limit: int = 1000
-) -> list[PendingItem]:
-    """Items with no suggestion from the version and no recorded read failure, by id."""
+def _pending(project_id: int, version_id: int) -> tuple:  # type: ignore[type-arg]
+    """Conditions of an item still to prelabel: in the project, no suggestion from the version,
+    no recorded read failure."""
     has_suggestion = exists().where(
         and_(Suggestion.item_id == Item.id, Suggestion.model_version_id == version_id)
     )
     unreadable = exists().where(IngestError.item_id == Item.id)
+    return (Item.project_id == project_id, ~has_suggestion, ~unreadable)
+
+
+_PENDING_COLUMNS = (
+    Item.id,
+    Source.uri,
+    Source.kind,
+    Item.member,
+    Item.position,
+    Item.start_s,
+    Item.end_s,
+)
+
+
+def count_pending(session: Session, project_id: int, version_id: int) -> int:
+    """How many items the version has yet to prelabel."""
+    query = select(func.count()).select_from(Item).where(*_pending(project_id, version_id))
+    return session.scalar(query) or 0
+
+
+def pending_items(
+    session: Session, project_id: int, version_id: int, *, after_id: int = 0, limit: int = 1000
+) -> list[PendingItem]:
+    """One page of pending items by id, after ``after_id``."""
     rows = session.execute(
-        select(
-            Item.id, Source.uri, Source.kind, Item.member, Item.position, Item.start_s, Item.end_s
-        )
+        select(*_PENDING_COLUMNS)
         .join(Source, Source.id == Item.source_id)
-        .where(Item.project_id == project_id, Item.id > after_id, ~has_suggestion, ~unreadable)
+        .where(Item.id > after_id, *_pending(project_id, version_id))
         .order_by(Item.id)
         .limit(limit)
     ).all()
@@ -109,16 +130,10 @@ def iter_pending(
 ) -> Iterator[list[PendingItem]]:
     """Pending items in id order, as batches, from one streamed query (a server-side cursor on
     PostgreSQL) instead of one query per page."""
-    has_suggestion = exists().where(
-        and_(Suggestion.item_id == Item.id, Suggestion.model_version_id == version_id)
-    )
-    unreadable = exists().where(IngestError.item_id == Item.id)
     query = (
-        select(
-            Item.id, Source.uri, Source.kind, Item.member, Item.position, Item.start_s, Item.end_s
-        )
+        select(*_PENDING_COLUMNS)
         .join(Source, Source.id == Item.source_id)
-        .where(Item.project_id == project_id, ~has_suggestion, ~unreadable)
+        .where(*_pending(project_id, version_id))
         .order_by(Item.id)
     )
     if limit is not None:
