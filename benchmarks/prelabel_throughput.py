@@ -7,11 +7,14 @@ evaluates and promotes it, and then measures, in the same run:
 
 1. the product path: ``prelabel.prelabel.run_prelabel`` with every item pending (the figure is
    the product's own ``items_per_s``);
-2. decode + featurise only: ``learner.featurise.featurise("crop", refs)`` over every item, in
-   batches of ``--batch-size``, the refs built from ``store.suggestions.pending_items`` rows as
-   the product's reader thread builds them (the paging of those rows is timed on its own too);
+2. decode + featurise only: ``learner.featurise.featurise("crop", refs, settings, stores)``
+   over every item, in batches of ``--batch-size``, the refs built from the rows of
+   ``store.suggestions.iter_pending`` (one streamed query) as the product's reader thread builds
+   them, with the HDF5 file kept open across batches as it does (the streaming of those rows
+   is timed on its own too);
 3. forward only: the model on the same arrays already in memory, batched, in
-   ``torch.inference_mode``, with the product's thread settings (torch's default here), and,
+   ``torch.inference_mode``, with the product's thread setting (``--threads``, default torch's
+   own, as ``loupe prelabel`` without ``--threads``), and with one thread, and,
    separately, the whole main-thread computation of a batch (forward, softmax, scores, the
    ``SuggestionRow`` objects: ``prelabel.prelabel._suggestions``);
 4. insert only: ``store.suggestions.insert_suggestions`` of the precomputed rows for a second
@@ -58,6 +61,7 @@ if str(REPO) not in sys.path:
 from learner.checkpoint import load_model  # noqa: E402
 from learner.featurise import Features, ItemRef, featurise  # noqa: E402
 from learner.formats import crops as crop_formats  # noqa: E402
+from learner.formats.crops import OpenStores  # noqa: E402
 from learner.synthetic import (  # noqa: E402
     AUDIO_CLASSES,
     CROP_CLASSES,
@@ -80,7 +84,7 @@ from store.suggestions import (  # noqa: E402
     PendingItem,
     SuggestionRow,
     insert_suggestions,
-    pending_items,
+    iter_pending,
 )
 
 DEFAULT_N = 200_000
@@ -140,7 +144,14 @@ def print_machine(pg: dict[str, str] | None) -> None:
     )
     environment = {
         name: os.environ[name]
-        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "MALLOC_MMAP_MAX_")
+        for name in (
+            "OMP_NUM_THREADS",
+            "MKL_NUM_THREADS",
+            "MALLOC_MMAP_MAX_",
+            "MALLOC_TRIM_THRESHOLD_",
+            "MALLOC_MMAP_THRESHOLD_",
+            "MALLOC_TOP_PAD_",
+        )
         if name in os.environ
     }
     print("machine")
@@ -329,6 +340,17 @@ def second_version(engine: sqlalchemy.Engine, version_id: int) -> int:
         return copy.id
 
 
+def analyzed(engine: sqlalchemy.Engine) -> str:
+    """Whether PostgreSQL has statistics for the tables that ``pending_items`` reads: right
+    after a bulk ingest, autovacuum may not have analyzed them yet, and the plan differs."""
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT relname, coalesce(last_analyze, last_autoanalyze) IS NOT NULL "
+            "FROM pg_stat_user_tables WHERE relname IN ('item', 'suggestion') ORDER BY relname"
+        ).all()
+    return ", ".join(f"{name} {'analyzed' if done else 'never analyzed'}" for name, done in rows)
+
+
 def count_suggestions(engine: sqlalchemy.Engine, version_id: int) -> int:
     with transaction(engine) as session:
         return session.scalar(
@@ -441,7 +463,13 @@ class Stage:
 
 
 def measure_crops(
-    database: str, url: str, folder: Path, workdir: Path, batch_size: int, epochs: int
+    database: str,
+    url: str,
+    folder: Path,
+    workdir: Path,
+    batch_size: int,
+    epochs: int,
+    threads: int | None,
 ) -> list[Stage]:
     project = f"bench-prelabel-{database}"
     engine = make_engine(url)
@@ -476,9 +504,13 @@ def measure_crops(
 
         # 1. The product, every item pending. Its own figure (``seconds``) leaves out loading
         # the model and counting the pending items; the call's wall time is printed too.
+        if engine.dialect.name == "postgresql":
+            say(f"{database}: planner statistics: {analyzed(engine)}")
         say(f"{database}: 1. run_prelabel end to end (batch {batch_size}) ...")
         with metered() as meter:
-            result = run_prelabel(engine, project, batch_size=batch_size, progress=False)
+            result = run_prelabel(
+                engine, project, batch_size=batch_size, progress=False, threads=threads
+            )
         n = result["items"]
         done(
             Stage.of(
@@ -493,32 +525,23 @@ def measure_crops(
         if stored != result["suggestions"]:
             print(f"  warning: {stored:,} suggestions stored, run_prelabel said {n:,}")
 
-        # The pages of pending rows, as the reader thread reads them (for the copy version,
+        # The pending rows, streamed as the reader thread streams them (for the copy version,
         # which has no suggestions yet, so every item is pending again).
         pages: list[list[PendingItem]] = []
-        with metered() as meter:
-            after = 0
-            while True:
-                with transaction(engine) as session:
-                    page = pending_items(
-                        session, project_id, other_id, after_id=after, limit=batch_size
-                    )
-                if not page:
-                    break
-                pages.append(page)
-                after = page[-1].item_id
+        with metered() as meter, transaction(engine) as session:
+            pages.extend(iter_pending(session, project_id, other_id, batch_size=batch_size))
         paged = sum(len(p) for p in pages)
-        done(Stage.of(database, "page pending_items", "reader", paged, meter))
+        done(Stage.of(database, "stream pending rows (iter_pending)", "reader", paged, meter))
 
-        # 2. Decode + featurise only.
+        # 2. Decode + featurise only, the file kept open across batches like the reader does.
         features: list[Features] = []
-        with metered() as meter:
+        with metered() as meter, OpenStores() as stores:
             for page in pages:
                 refs = [
                     ItemRef(i.source_uri, i.source_kind, i.member, i.position, i.start_s, i.end_s)
                     for i in page
                 ]
-                features.append(featurise("crop", refs, settings))
+                features.append(featurise("crop", refs, settings, stores))
         done(Stage.of(database, "decode + featurise", "reader", paged, meter, 2))
         failures = sum(len(f.failures) for f in features)
         if failures:
@@ -532,11 +555,20 @@ def measure_crops(
         tensors = [torch.as_tensor(f.x[:, None]) for f in features]
         with torch.inference_mode():
             model(tensors[0])  # the first call allocates; the product pays that once too
-        threads = torch.get_num_threads()
+        threads = torch.get_num_threads()  # as run_prelabel left it
         with metered() as meter, torch.inference_mode():
             for t in tensors:
                 model(t)
-        done(Stage.of(database, f"forward only, {threads} torch threads", "main", paged, meter, 3))
+        done(
+            Stage.of(
+                database,
+                f"forward only, {threads} torch thread{'s' if threads != 1 else ''}",
+                "main",
+                paged,
+                meter,
+                3,
+            )
+        )
         if threads != 1:  # what one model thread would give, alone on the machine
             torch.set_num_threads(1)
             try:
@@ -571,6 +603,7 @@ def measure_crops(
 
 
 def measure_end_to_end(
+    threads: int | None,
     url: str,
     project: str,
     modality: str,
@@ -588,9 +621,12 @@ def measure_end_to_end(
         )
         say(f"{project}: run_prelabel end to end (batch {batch_size}) ...")
         with metered() as meter:
-            result = run_prelabel(engine, project, batch_size=batch_size, progress=False)
+            result = run_prelabel(
+                engine, project, batch_size=batch_size, progress=False, threads=threads
+            )
         say(
-            f"{project}: {result['items']:,} items in {result['seconds']:.2f} s, "
+            f"{project}: {result['items']:,} items in {result['seconds']:.2f} s (the whole call "
+            f"{meter.seconds:.2f} s), "
             f"{result['items_per_s']:,.0f} items/s (cores busy: ours {meter.ours:.2f}, "
             f"PostgreSQL {meter.postgres:.2f}, other processes {meter.others:.2f})"
         )
@@ -659,7 +695,7 @@ def print_crop_table(stages: list[Stage]) -> None:
             f"{e2e.rate / slowest.rate:.2f} (target >= {TARGET})"
         )
         print(
-            f"{' ' * len(database)}  per-thread bound: reader (paging + featurise) "
+            f"{' ' * len(database)}  per-thread bound: reader (pending rows + featurise) "
             f"{1 / reader:,.0f}/s, main (suggestions + insert) {1 / main:,.0f}/s; "
             f"end to end / bound = {e2e.rate / bound:.2f}"
         )
@@ -678,9 +714,17 @@ def main(argv: list[str] | None = None) -> int:
         "--recordings", type=int, default=DEFAULT_RECORDINGS, help="recordings (0 to skip them)"
     )
     parser.add_argument("--epochs", type=int, default=2, help="training epochs of each model")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads for run_prelabel and the forward stage (default: torch's own)",
+    )
     args = parser.parse_args(argv)
     if args.n < 1 or args.batch_size < 1 or args.epochs < 1:
         parser.error("--n, --batch-size and --epochs must be at least 1")
+    if args.threads is not None and args.threads < 1:
+        parser.error("--threads must be at least 1")
 
     pg = None if args.skip_postgres else postgres_info(args.postgres_url)
     if args.skip_postgres:
@@ -696,11 +740,13 @@ def main(argv: list[str] | None = None) -> int:
     others: list[dict] = []
     try:
         with sqlite_database(workdir, "crops") as url:
-            stages += measure_crops("sqlite", url, folder, workdir, args.batch_size, args.epochs)
+            stages += measure_crops(
+                "sqlite", url, folder, workdir, args.batch_size, args.epochs, args.threads
+            )
         if pg is not None:
             with postgres_database(args.postgres_url) as url:
                 stages += measure_crops(
-                    "postgresql", url, folder, workdir, args.batch_size, args.epochs
+                    "postgresql", url, folder, workdir, args.batch_size, args.epochs, args.threads
                 )
         if args.spectra:
             spectra = spectra_folder(args.spectra)
@@ -708,6 +754,7 @@ def main(argv: list[str] | None = None) -> int:
             with sqlite_database(workdir, "spectra") as url:
                 others.append(
                     measure_end_to_end(
+                        args.threads,
                         url,
                         "bench-spectra",
                         "spectrum",
@@ -725,6 +772,7 @@ def main(argv: list[str] | None = None) -> int:
             with sqlite_database(workdir, "audio") as url:
                 others.append(
                     measure_end_to_end(
+                        args.threads,
                         url,
                         "bench-audio",
                         "audio",
@@ -742,12 +790,12 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(
         f"prelabel of {args.n:,} crops (HDF5 JPEG, lenet5), batch {args.batch_size}, "
-        f"{torch.get_num_threads()} torch threads"
+        f"{torch.get_num_threads()} torch thread(s)"
     )
     print_crop_table(stages)
     print(
         "\ne2e/stage: end-to-end items/s over the stage's items/s; the ratio above uses the "
-        "slowest of the numbered stages 2-4.\nThe other rows explain: 'page pending_items' is "
+        "slowest of the numbered stages 2-4.\nThe other rows explain: 'stream pending rows' is "
         "the reader thread's database read, 'forward + softmax +\nscores + rows' the main "
         "thread's whole computation of a batch (prelabel._suggestions), 'forward only, 1 torch\n"
         "thread' the model with one thread instead of the product's setting. The per-thread "
@@ -761,7 +809,7 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print("prelabel end to end, other modalities (SQLite)")
         print_table(
-            ("modality", "model", "items", "seconds", "items/s", "ours", "others"),
+            ("modality", "model", "items", "seconds", "items/s", "call s", "ours", "others"),
             [
                 (
                     o["modality"],
@@ -769,12 +817,13 @@ def main(argv: list[str] | None = None) -> int:
                     f"{o['items']:,}",
                     f"{o['seconds']:.2f}",
                     f"{o['items_per_s']:,.0f}",
+                    f"{o['meter'].seconds:.2f}",
                     f"{o['meter'].ours:.2f}",
                     f"{o['meter'].others:.2f}",
                 )
                 for o in others
             ],
-            {2, 3, 4, 5, 6},
+            {2, 3, 4, 5, 6, 7},
         )
     return 0
 

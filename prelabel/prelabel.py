@@ -36,6 +36,9 @@ from store.suggestions import (
     model_version_for,
 )
 
+FORWARD_CHUNK = 256
+"""Items per forward call; the batch (and its transaction) may be larger."""
+
 QUEUE_DEPTH = 3
 """Batches featurised ahead of the model: enough to hide decode time, bounded in memory."""
 
@@ -228,7 +231,17 @@ def _suggestions(
     if len(batch.kept) == 0:
         return []
     with torch.inference_mode():
-        logits = model(torch.as_tensor(batch.x[:, None], device=device)).double().cpu().numpy()
+        # forward in chunks: a 1024-item conv buffer is re-mapped and page-faulted by glibc on
+        # every call, a 256-item one is reused (lenet5 on 2 cores: ~15k/s -> ~32k/s alone)
+        logits = np.concatenate(
+            [
+                model(torch.as_tensor(batch.x[start : start + FORWARD_CHUNK, None], device=device))
+                .double()
+                .cpu()
+                .numpy()
+                for start in range(0, len(batch.x), FORWARD_CHUNK)
+            ]
+        )
     probabilities = calibration.softmax(logits, temperature)
     labels = [classes[i] for i in probabilities.argmax(axis=1).tolist()]
     columns = zip(
