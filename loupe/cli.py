@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +12,7 @@ from sqlalchemy import Engine
 from loupe.output import emit, user_errors
 from store import catalog, schema
 from store.engine import make_engine, safe_url, transaction
-from store.projects import create_project, ensure_user, get_project, list_projects
+from store.projects import create_project, get_project, list_projects
 from store.settings import load_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -127,24 +128,137 @@ def project_watch(
     )
 
 
+@project_app.command("strategy")
+def project_strategy(
+    name: str,
+    strategy: Annotated[
+        str,
+        typer.Argument(
+            help="least-confidence, margin, entropy, bald, diverse, cold-start or random."
+        ),
+    ],
+    audit_share: Annotated[
+        float | None,
+        typer.Option(help="Share of picks drawn at random as the audit stream (default 0.1)."),
+    ] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Choose the order of the project's queue; its open suggestions are re-ranked at once."""
+    from prelabel.ranking import set_strategy
+
+    with user_errors(as_json):
+        result = set_strategy(_engine(db), name, strategy, audit_share=audit_share)
+    emit(
+        as_json,
+        result,
+        lambda: (
+            f"{name}: queue by {result['strategy']}, {100 * result['audit_share']:.0f} % random "
+            f"audit picks; {result.get('reranked', 0)} open suggestions re-ranked"
+        ),
+    )
+
+
+@project_app.command("loop")
+def project_loop(
+    name: str,
+    after_annotations: Annotated[
+        int | None,
+        typer.Option(
+            help="`loupe run-scheduled` runs the loop after this many new human "
+            "annotations; 0 never."
+        ),
+    ] = None,
+    pseudo_labels: Annotated[
+        bool | None, typer.Option("--pseudo-labels/--no-pseudo-labels")
+    ] = None,
+    target_error: Annotated[float | None, typer.Option(help="Pseudo-label error target.")] = None,
+    cap_per_class: CapOpt = None,
+    label_review: Annotated[bool | None, typer.Option("--label-review/--no-label-review")] = None,
+    min_macro_f1: Annotated[float | None, typer.Option(help="The gate's threshold.")] = None,
+    reset: Annotated[bool, typer.Option(help="Forget every loop setting of the project.")] = False,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show or set a project's loop settings (they beat the global ones; a flag of
+    `loupe loop` beats both)."""
+    from prelabel.loop import configure_loop
+
+    changes = {
+        "after_annotations": after_annotations,
+        "pseudo_labels": pseudo_labels,
+        "target_error": target_error,
+        "cap_per_class": cap_per_class,
+        "label_review": label_review,
+        "min_macro_f1": min_macro_f1,
+    }
+    with user_errors(as_json), transaction(_engine(db)) as session:
+        project = get_project(session, name)
+        if reset:
+            changes = dict.fromkeys(changes)
+        else:
+            changes = {k: v for k, v in changes.items() if v is not None}
+        result = {"project": name, "loop": configure_loop(session, project, changes)}
+    emit(
+        as_json,
+        result,
+        lambda: (
+            f"{name} loop settings: "
+            + (", ".join(f"{k}={v}" for k, v in result["loop"].items()) or "none (global defaults)")
+        ),
+    )
+
+
 @user_app.command("add")
 def user_add(
     name: str,
     role: Annotated[str, typer.Option(help="annotator, reviewer or admin")] = "annotator",
+    no_password: Annotated[
+        bool,
+        typer.Option("--no-password", help="An account that signs in through OpenID Connect only."),
+    ] = False,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Add a user (or show the existing one)."""
-    with user_errors(as_json):
-        from store.errors import ValidationError
-        from store.models.project import ROLES
+    """Add a user, or change the role and password of an existing one.
 
-        if role not in ROLES:
-            raise ValidationError(f"unknown role {role!r}: choose one of {', '.join(ROLES)}")
+    The password is asked at a prompt, or read from the first line of standard input when that
+    is not a terminal (``echo "$PW" | loupe user add alice``).
+    """
+    with user_errors(as_json):
+        from store.accounts import add_user
+
+        password = None if no_password else _read_password(name)
         with transaction(_engine(db)) as session:
-            user = ensure_user(session, name, role)
-            result = {"id": user.id, "name": user.name, "role": user.role}
-    emit(as_json, result, lambda: f"user {result['name']} ({result['role']})")
+            user, created = add_user(session, name, role, password)
+            result = {
+                "id": user.id,
+                "name": user.name,
+                "role": user.role,
+                "created": created,
+                "password": user.password_hash is not None,
+            }
+    emit(
+        as_json,
+        result,
+        lambda: f"user {result['name']} ({result['role']}) {'added' if created else 'updated'}",
+    )
+
+
+def _read_password(name: str) -> str:
+    import sys
+
+    from store.errors import ValidationError
+
+    if sys.stdin.isatty():
+        return typer.prompt(f"password for {name}", hide_input=True, confirmation_prompt=True)
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        raise ValidationError(
+            "no password on standard input: pipe one in, run in a terminal to be asked, "
+            "or pass --no-password for an OpenID Connect account"
+        )
+    return line
 
 
 @app.command()
@@ -227,35 +341,95 @@ def status(
     emit(as_json, result, text)
 
 
+PseudoLabelsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--pseudo-labels",
+        help="Add pseudo-labels: unlabelled items whose calibrated confidence passes a per-class "
+        "threshold chosen on the audit set (train split only).",
+    ),
+]
+TargetErrorOpt = Annotated[
+    float, typer.Option(help="Estimated error of accepted pseudo-labels to stay under.")
+]
+CapOpt = Annotated[
+    int | None,
+    typer.Option(help="At most this many pseudo-labels per class (default: 3x the rarest class)."),
+]
+
+
 @app.command()
 def snapshot(
     project: str,
     name: Annotated[str | None, typer.Option(help="Default: s1, s2, ...")] = None,
+    pseudo_labels: PseudoLabelsOpt = False,
+    target_error: TargetErrorOpt = 0.02,
+    cap_per_class: CapOpt = None,
+    model_version: Annotated[
+        int | None, typer.Option(help="Pseudo-labels from this version (default: the active one).")
+    ] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Freeze the project's current human labels into an immutable snapshot."""
+    """Freeze the project's current human labels (and, if asked, pseudo-labels) into an
+    immutable snapshot."""
     from store.snapshots import create_snapshot
 
     with user_errors(as_json), transaction(_engine(db)) as session:
         p = get_project(session, project)
-        snap = create_snapshot(session, p.id, name)
+        if pseudo_labels:
+            from prelabel.pseudo_labels import create_pseudo_snapshot
+
+            snap = create_pseudo_snapshot(
+                session,
+                p,
+                name,
+                version_id=model_version,
+                target_error=target_error,
+                cap_per_class=cap_per_class,
+            )
+        else:
+            snap = create_snapshot(session, p.id, name)
         result = {
             "id": snap.id,
             "name": snap.name,
             "sha256": snap.manifest_sha256,
             "parent_id": snap.parent_id,
+            "pseudo": snap.pseudo,
+            "pseudo_threshold": snap.pseudo_threshold,
+            "pseudo_model_version_id": snap.pseudo_model_version_id,
         } | snap.counts
+    emit(as_json, result, lambda: _snapshot_text(result))
 
-    def text() -> str:
-        splits = ", ".join(f"{k} {v}" for k, v in result["by_split"].items())
-        return (
-            f"snapshot {result['name']} (id {result['id']}): {result['entries']} entries "
-            f"({splits}); {result['ties_left_out']} ties left out\n"
-            f"sha256 {result['sha256']}"
-        )
 
-    emit(as_json, result, text)
+def _snapshot_text(result: dict) -> str:
+    splits = ", ".join(f"{k} {v}" for k, v in result["by_split"].items())
+    origins = ", ".join(f"{k} {v}" for k, v in result["by_origin"].items())
+    lines = [
+        f"snapshot {result['name']} (id {result['id']}): {result['entries']} entries "
+        f"({splits}; {origins}); {result['ties_left_out']} ties left out",
+    ]
+    pseudo = result.get("pseudo")
+    if pseudo:
+        lines.append(_pseudo_text(pseudo))
+    lines.append(f"sha256 {result['sha256']}")
+    return "\n".join(lines)
+
+
+def _pseudo_text(pseudo: dict) -> str:
+    if pseudo.get("note"):
+        return pseudo["note"]
+    thresholds = ", ".join(
+        f"{name} {'-' if t is None else f'{t:.3f}'}" for name, t in pseudo["thresholds"].items()
+    )
+    precision = pseudo["estimated_precision"]
+    return (
+        f"pseudo-labels from model version {pseudo['model_version']}: {pseudo['accepted']} of "
+        f"{pseudo['candidates']} unlabelled items (coverage {pseudo['coverage']:.1%}); "
+        f"thresholds {thresholds}; estimated precision "
+        f"{'-' if precision is None else f'{precision:.3f}'} on {pseudo['audit_size']} audit "
+        f"labels (target error {pseudo['target_error']:.1%})"
+    )
 
 
 @app.command()
@@ -403,6 +577,119 @@ def promote(
 
 
 @app.command()
+def loop(
+    project: str,
+    pseudo_labels: Annotated[
+        bool | None,
+        typer.Option(
+            "--pseudo-labels/--no-pseudo-labels",
+            help="Snapshot with pseudo-labels from the active version (default: the project's "
+            "loop setting, else $LOUPE_LOOP_PSEUDO_LABELS).",
+        ),
+    ] = None,
+    target_error: Annotated[
+        float | None, typer.Option(help="Pseudo-label error target (default 0.02).")
+    ] = None,
+    cap_per_class: CapOpt = None,
+    label_review: Annotated[
+        bool | None,
+        typer.Option(
+            "--label-review/--no-label-review",
+            help="Review human labels out of fold after training (default: when every class "
+            "has at least 10 human labels in train and val).",
+        ),
+    ] = None,
+    min_macro_f1: Annotated[
+        float | None, typer.Option(help="Gate: the new version's test macro-F1 must reach this.")
+    ] = None,
+    vs_active: Annotated[
+        bool, typer.Option(help="Gate: must not be worse than the active version.")
+    ] = True,
+    arch: Annotated[str | None, typer.Option(help="Network; default: the active one's.")] = None,
+    epochs: int = 30,
+    batch_size: int = 64,
+    learning_rate: float = 1e-3,
+    patience: Annotated[int, typer.Option(help="Epochs without a better val loss.")] = 5,
+    min_epochs: Annotated[int, typer.Option(help="Epochs always run.")] = 10,
+    seed: int = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps")] = "auto",
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    quiet: Annotated[bool, typer.Option(help="No progress bars or step lines.")] = False,
+) -> None:
+    """Snapshot, train, evaluate, review labels, gate, and prelabel with the new version if it
+    was promoted: one job of kind "loop". Exit 0 promoted, 3 or 4 as `loupe promote`, 1 when a
+    step failed."""
+    from learner.training import TrainConfig
+    from prelabel.loop import LoopStepFailed, loop_options, run_loop
+
+    config = TrainConfig(
+        arch=arch or "",
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        patience=patience,
+        min_epochs=min_epochs,
+        seed=seed,
+        device=device,
+    )
+    with user_errors(as_json):
+        settings = load_settings(database_url=db)
+        engine = _engine(db)
+        with transaction(engine) as session:
+            options = loop_options(
+                get_project(session, project),
+                settings,
+                pseudo_labels=pseudo_labels,
+                target_error=target_error,
+                cap_per_class=cap_per_class,
+                label_review=label_review,
+                min_macro_f1=min_macro_f1,
+                vs_active=vs_active,
+                train=config,
+            )
+        try:
+            result = run_loop(
+                engine,
+                project,
+                options,
+                models_dir=settings.models_dir,
+                progress=not quiet,
+                report=None if quiet else lambda line: typer.echo(line, err=True),
+            )
+        except LoopStepFailed as e:
+            if as_json:
+                failure = {"error": str(e), "step": e.step, "job_id": e.job_id, "steps": e.steps}
+                typer.echo(json.dumps(failure, default=str))
+            typer.secho(f"error: loop job {e.job_id}: {e}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(1) from None
+    emit(as_json, result, lambda: _loop_text(result))
+    raise typer.Exit(result["exit_code"])
+
+
+def _loop_text(r: dict) -> str:
+    snap = r["snapshot"]
+    lines = [
+        f"loop job {r['job_id']} on {r['project']}: snapshot {snap['name']} "
+        f"({snap['human']} human, {snap['pseudo']} pseudo), model version {r['model_version']} "
+        f"macro-F1 {r['macro_f1']:.3f}, {r['decision']}",
+    ]
+    if r["pseudo"]:
+        lines.append("  " + _pseudo_text(r["pseudo"]))
+    issues = r["label_issues"]
+    lines.append(
+        "  label review: "
+        + (r["steps"]["label_review"].get("skipped", "") if issues is None else f"{issues} issues")
+    )
+    prelabel = r["steps"]["prelabel"]
+    lines.append(
+        "  prelabel: "
+        + (prelabel["skipped"] if "skipped" in prelabel else f"{r['suggestions']} suggestions")
+    )
+    return "\n".join(lines)
+
+
+@app.command()
 def prelabel(
     project: str,
     model_version: Annotated[int | None, typer.Option(help="Default: the active version.")] = None,
@@ -439,7 +726,13 @@ def _prelabel_text(result: dict) -> str:
             f"proposals: {p['recordings_scanned']} recordings scanned, {p['proposals']} new "
             f"segments, {p['overlapping_dropped']} overlapped marked ones, {p['failures']} failed"
         )
-    if result["model_version"] is None:
+    if result["model_version"] is None and result.get("cold_start"):
+        c = result["cold_start"]
+        lines.append(
+            f"no model version yet: cold start ranked {c.get('ranked', 0)} typical, diverse "
+            f"items of {c.get('pool', 0)} first in the queue ({c.get('failures', 0)} unreadable)"
+        )
+    elif result["model_version"] is None:
         lines.append("no active model version yet: segments proposed, none classified")
     else:
         lines.append(
@@ -481,20 +774,23 @@ def run_scheduled(
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Ingest new files of every project's watched folders, then prelabel. A second copy
-    running at the same time leaves (exit 0) instead of doing the work twice."""
+    """Ingest new files of every project's watched folders, run the loop where enough new human
+    annotations arrived ($LOUPE_LOOP_AFTER_ANNOTATIONS, default 200, or the project's own
+    setting), then prelabel. A second copy running at the same time leaves (exit 0) instead of
+    doing the work twice."""
     from prelabel.schedule import LockHeld, run_every, run_scheduled_pass
 
     with user_errors(as_json):
         engine = _engine(db)
+        settings = load_settings(database_url=db)
         if every is None or once:
             try:
-                result = run_scheduled_pass(engine)
+                result = run_scheduled_pass(engine, settings=settings)
             except LockHeld as e:
                 result = {"skipped": str(e)}
             emit(as_json, result, lambda: _scheduled_text(result))
             return
-        for result in run_every(engine, _duration(every)):
+        for result in run_every(engine, _duration(every), settings=settings):
             emit(as_json, result, lambda r=result: _scheduled_text(r))
 
 
@@ -517,8 +813,15 @@ def _scheduled_text(result: dict) -> str:
         return f"skipped: {result['skipped']}"
     lines = [f"scheduled pass (job {result['job_id']}):"]
     for name, entry in result["projects"].items():
+        loop = entry.get("loop") or {}
+        ran = ""
+        if "error" in loop:
+            ran = f", loop failed: {loop['error']}"
+        elif loop.get("ran"):
+            ran = f", loop: model version {loop['model_version']} {loop['decision']}"
         lines.append(
             f"  {name:<20} +{entry['ingested_items']} items, +{entry['suggestions']} suggestions"
+            f"{ran}"
         )
     return "\n".join(lines)
 
@@ -543,21 +846,47 @@ def verify(
 
 
 @app.command()
+def serve(
+    port: Annotated[int, typer.Option(help="Port the app listens on.")] = 8501,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (0.0.0.0 to serve other machines).")
+    ] = "localhost",
+    db: DbOpt = None,
+) -> None:
+    """Start the annotator app in the browser (Streamlit) against the configured database."""
+    import subprocess
+
+    from annotator import server
+
+    with user_errors(False):
+        _engine(db).dispose()  # a clear message now beats a broken page later
+    typer.echo(f"Loupe annotator on http://{host}:{port} (Ctrl+C stops it)", err=True)
+    env = server.environment(_url(db))
+    raise typer.Exit(subprocess.call(server.command(port, host), env=env))
+
+
+@app.command()
 def demo(
     workspace: Annotated[Path, typer.Option(help="Folder for the generated data.")] = Path(
         "loupe-demo"
     ),
     size: Annotated[str, typer.Option(help="small (seconds) or large (minutes)")] = "small",
     seed: int = 0,
+    serve_app: Annotated[
+        bool, typer.Option("--serve", help="Then start the annotator app on it.")
+    ] = False,
+    port: Annotated[int, typer.Option(help="Port of the app with --serve.")] = 8501,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Build a demo workspace: one project per modality, generated, ingested."""
+    """Build a demo workspace: one project per modality, generated, ingested, prelabelled."""
     from prelabel.demo import build_demo
 
     with user_errors(as_json):
         result = build_demo(workspace, database_url=_url(db), size=size, seed=seed)
     emit(as_json, result, lambda: _demo_text(result))
+    if serve_app:
+        serve(port=port, host="localhost", db=_url(db))
 
 
 def _demo_text(result: dict) -> str:
@@ -571,8 +900,8 @@ def _demo_text(result: dict) -> str:
             f"{quality})"
         )
     lines.append(
-        "next: loupe status demo-crops; loupe suggestions export demo-audio "
-        "--format audacity --out suggestions"
+        f"sign in as {result['sign_in']['user']} / {result['sign_in']['password']}; "
+        "next: loupe serve; loupe status demo-crops"
     )
     return "\n".join(lines)
 

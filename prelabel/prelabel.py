@@ -4,6 +4,11 @@ A bounded pipeline: a reader thread pages through pending items and builds their
 (decode, log-mel, spectrum preprocessing: numpy, OpenCV and libsndfile release the GIL), while the
 main thread runs the forward pass and writes each batch in one transaction. A killed run loses
 at most the batches in flight; the next run starts from what is still pending.
+
+The same forward pass gives each item its penultimate embedding (stored as float16 for the
+``diverse`` strategy) and, through Monte-Carlo dropout on the head (``learner.embeddings``), its
+BALD score; the suggestion's queue priority follows the project's strategy
+(``prelabel.ranking``). A project without any active model gets a cold-start ranking instead.
 """
 
 from __future__ import annotations
@@ -19,14 +24,18 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
-from learner import calibration, scores
+from learner import calibration, scores, strategies
+from learner.embeddings import HeadDropout, compact, encode_embeddings, forward_with_embeddings
 from learner.featurise import ItemRef, featurise
 from learner.formats.crops import OpenStores
+from prelabel import ranking
 from prelabel.jobs import JobRecorder
 from store import catalog
 from store.engine import transaction
 from store.errors import NotFoundError
+from store.models import ModelVersion
 from store.projects import get_project
+from store.queue import close_done, draw_missing_random_keys
 from store.suggestions import (
     PendingItem,
     SuggestionRow,
@@ -64,10 +73,15 @@ def run_prelabel(
 ) -> dict:
     """Suggest labels for every pending item of the project; returns counts and throughput.
 
+    Without ``version_id`` and without an active model version, nothing is suggested: audio
+    projects get their segments proposed, and every project gets a cold-start ranking
+    (:func:`prelabel.ranking.rank_cold_start`), reported under ``"cold_start"`` with
+    ``"model_version": None``.
+
     Raises
     ------
     store.errors.NotFoundError
-        Unknown project, or no usable model version.
+        Unknown project, or a ``version_id`` that is not one of the project's versions.
     """
     from learner.checkpoint import load_model
     from learner.networks import pick_device
@@ -79,23 +93,29 @@ def run_prelabel(
         from prelabel.proposals import propose_segments
 
         proposals = propose_segments(engine, project, progress=progress)
+    version: ModelVersion | None
     with transaction(engine) as session:
         try:
             version = model_version_for(session, project.id, version_id)
         except NotFoundError:
-            if proposals is None or version_id is not None:
+            if version_id is not None:
                 raise
-            # no model yet: the proposals are the whole of this run
-            return {
-                "model_version": None,
-                "items": 0,
-                "suggestions": 0,
-                "failures": 0,
-                "seconds": 0.0,
-                "items_per_s": 0.0,
-                "proposals": proposals,
-            }
-        total = count_pending(session, project.id, version.id)
+            version = None
+        if version is not None:
+            draw_missing_random_keys(session, project.id)  # the random strategy's priorities
+            total = count_pending(session, project.id, version.id)
+    if version is None:  # no model yet: proposals and a cold-start order are the whole run
+        cold = ranking.rank_cold_start(engine, project.name, progress=progress)
+        return {
+            "model_version": None,
+            "items": 0,
+            "suggestions": 0,
+            "failures": cold["failures"],
+            "seconds": cold["seconds"],
+            "items_per_s": 0.0,
+            "proposals": proposals,
+            "cold_start": cold,
+        }
     total = min(total, limit) if limit is not None else total
     model, meta = load_model(Path(version.checkpoint_uri), version.checkpoint_sha256)
     target = pick_device(device)
@@ -106,6 +126,9 @@ def run_prelabel(
         torch.set_num_threads(threads)
     classes = meta["classes"]
     temperature = version.temperature or 1.0
+    strategy = ranking.project_strategy(project.settings)
+    ranking.check_strategy(strategy)
+    head_dropout = HeadDropout.of(model)
     job = JobRecorder.start(
         engine,
         project.id,
@@ -143,7 +166,7 @@ def run_prelabel(
         while (batch := batches.get()) is not None:
             if isinstance(batch, BaseException):
                 raise batch
-            rows = _suggestions(model, target, batch, classes, temperature)
+            rows = _suggestions(model, target, batch, classes, temperature, strategy, head_dropout)
             with transaction(engine) as session:
                 written += insert_suggestions(session, version.id, rows)
                 for index, reason in batch.failures:
@@ -153,7 +176,7 @@ def run_prelabel(
                         project.id,
                         item.source_uri,
                         reason,
-                        member=_locator(item),
+                        member=ranking.item_locator(item),
                         item_id=item.item_id,
                     )
             failed += len(batch.failures)
@@ -167,6 +190,9 @@ def run_prelabel(
         stop.set()
         bar.close()
     seconds = time.perf_counter() - started
+    with transaction(engine) as session:  # items already labelled leave the review queue
+        closed = close_done(session, version.id)
+    block = ranking.diverse_block(engine, project.name) if strategy == "diverse" else 0
     result = {
         "model_version": version.id,
         "items": written + failed,
@@ -176,6 +202,9 @@ def run_prelabel(
         "items_per_s": (written + failed) / seconds if seconds > 0 else 0.0,
         "job_id": job.id,
         "proposals": proposals,
+        "closed_as_done": closed,
+        "strategy": strategy,
+        "diverse_block": block,
     }
     job.finish(result)
     return result
@@ -224,49 +253,71 @@ def _put(out: queue.Queue, value: object, stop: threading.Event) -> None:
 
 
 def _suggestions(
-    model, device, batch: _Batch, classes: list[str], temperature: float
+    model,
+    device,
+    batch: _Batch,
+    classes: list[str],
+    temperature: float,
+    strategy: str = strategies.DEFAULT_STRATEGY,
+    head_dropout: HeadDropout | None = None,
 ) -> list[SuggestionRow]:  # type: ignore[no-untyped-def]
+    """Suggestion rows of a batch: calibrated probabilities and scores, BALD from Monte-Carlo
+    dropout on the head, the float16 embedding, and the priority under ``strategy``."""
     import torch
 
     if len(batch.kept) == 0:
         return []
+    head_dropout = head_dropout or HeadDropout.of(model)
+    logits, embeddings, passes = [], [], []
     with torch.inference_mode():
         # forward in chunks: a 1024-item conv buffer is re-mapped and page-faulted by glibc on
         # every call, a 256-item one is reused (lenet5 on 2 cores: ~15k/s -> ~32k/s alone)
-        logits = np.concatenate(
-            [
-                model(torch.as_tensor(batch.x[start : start + FORWARD_CHUNK, None], device=device))
-                .double()
-                .cpu()
-                .numpy()
-                for start in range(0, len(batch.x), FORWARD_CHUNK)
-            ]
-        )
-    probabilities = calibration.softmax(logits, temperature)
+        for start in range(0, len(batch.x), FORWARD_CHUNK):
+            x = torch.as_tensor(batch.x[start : start + FORWARD_CHUNK, None], device=device)
+            chunk_logits, chunk_embeddings = forward_with_embeddings(model, x)
+            logits.append(chunk_logits.double().cpu().numpy())
+            passes.append(head_dropout.probabilities(chunk_embeddings, temperature))
+            embeddings.append(chunk_embeddings.float().cpu().numpy())
+    probabilities = calibration.softmax(np.concatenate(logits), temperature)
+    confidence = scores.confidence(probabilities)
+    margin = scores.margin(probabilities)
+    entropy = scores.entropy(probabilities)
+    bald = strategies.bald(np.concatenate(passes, axis=1))
+    items = [batch.items[index] for index in batch.kept.tolist()]
+    priority = ranking.priorities(
+        strategy,
+        confidence=confidence,
+        margin=margin,
+        entropy=entropy,
+        bald=bald,
+        random_key=[np.nan if i.random_key is None else i.random_key for i in items],
+    )
     labels = [classes[i] for i in probabilities.argmax(axis=1).tolist()]
     columns = zip(
-        batch.kept.tolist(),
+        items,
         labels,
         np.round(probabilities, 6).tolist(),
-        scores.confidence(probabilities).tolist(),
-        scores.margin(probabilities).tolist(),
-        scores.entropy(probabilities).tolist(),
+        confidence.tolist(),
+        margin.tolist(),
+        entropy.tolist(),
+        bald.tolist(),
+        priority.tolist(),
+        encode_embeddings(compact(np.concatenate(embeddings))),
         strict=True,
     )
-    rows = []
-    for index, label, row, confidence, margin, entropy in columns:
-        item = batch.items[index]
-        rows.append(
-            SuggestionRow(
-                item.item_id, label, row, confidence, margin, entropy, item.start_s, item.end_s
-            )
+    return [
+        SuggestionRow(
+            item.item_id,
+            label,
+            row,
+            confidence,
+            margin,
+            entropy,
+            item.start_s,
+            item.end_s,
+            bald=bald,
+            priority=priority,
+            embedding=embedding,
         )
-    return rows
-
-
-def _locator(item: PendingItem) -> str:
-    if item.member is not None and item.position is not None:
-        return f"{item.member}[{item.position}]"
-    if item.start_s is not None:
-        return f"span:{item.start_s:.6f}-{item.end_s:.6f}"
-    return item.member or "item"
+        for item, label, row, confidence, margin, entropy, bald, priority, embedding in columns
+    ]

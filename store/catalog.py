@@ -6,6 +6,7 @@ into a staging table, then ``INSERT ... ON CONFLICT DO NOTHING`` so that reruns 
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -62,6 +63,7 @@ ITEM_COLUMNS = (
     "f_low_hz",
     "f_high_hz",
     "origin",
+    "random_key",
     "created_at",
 )
 _PG_ITEM_TYPES = (
@@ -75,6 +77,7 @@ _PG_ITEM_TYPES = (
     "float8",
     "float8",
     "varchar",
+    "float8",
     "timestamptz",
 )
 
@@ -148,6 +151,7 @@ def insert_items(
             r.f_low_hz,
             r.f_high_hz,
             origin,
+            random.random(),  # the item's random key: audit picks and the stop set use it
             stamp,
         )
         for r in rows
@@ -170,7 +174,8 @@ def _copy_items_postgresql(connection, values: list[tuple]) -> int:  # type: ign
         cursor.execute(
             "CREATE TEMP TABLE IF NOT EXISTS item_stage (project_id int4, source_id int4, "
             "locator varchar, member varchar, position int4, start_s float8, end_s float8, "
-            "f_low_hz float8, f_high_hz float8, origin varchar, created_at timestamptz) "
+            "f_low_hz float8, f_high_hz float8, origin varchar, random_key float8, "
+            "created_at timestamptz) "
             "ON COMMIT DELETE ROWS"
         )
         cursor.execute("TRUNCATE item_stage")

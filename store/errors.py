@@ -25,3 +25,7 @@ class DatabaseUnreachableError(StoreError):
 
 class SchemaOutdatedError(StoreError):
     """The database has not been migrated to the schema this code expects."""
+
+
+class AuthenticationError(StoreError):
+    """A user name and password that do not match an account (the message never says which)."""

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from store.errors import ValidationError
+
+DEFAULT_LOOP_AFTER_ANNOTATIONS = 200
 
 
 def default_database_url() -> str:
@@ -32,6 +37,67 @@ class Settings(BaseSettings):
 
     batch_size: int = 5000
     """Rows written per transaction by bulk jobs (ingest, prelabel)."""
+
+    lease_minutes: float = 15.0
+    """How long an item shown to one annotator is kept from the others."""
+
+    grid_rows: int = 6
+    grid_columns: int = 8
+    """Shape of a page of the crop review grid."""
+
+    auth_provider: str | None = None
+    """OpenID Connect provider for ``st.login``, configured under ``[auth]`` in Streamlit's
+    ``secrets.toml`` (``default`` for a single provider, else the name of its section). Unset:
+    local accounts only."""
+
+    timing_log: Path | None = None
+    """If set, the annotator appends the server time of every action to this file (CSV)."""
+
+    loop_after_annotations: int = Field(default=DEFAULT_LOOP_AFTER_ANNOTATIONS, ge=0)
+    """``loupe run-scheduled`` runs the loop for a project once this many human annotations
+    (accept, edit, add, reject; not imports) arrived since the start of its last loop; 0 never.
+    A project's own ``loop.after_annotations`` setting takes precedence."""
+
+    loop_pseudo_labels: bool = False
+    """Whether the loop's snapshot adds pseudo-labels, for projects that do not say."""
+
+    pseudo_target_error: float = Field(default=0.02, gt=0.0, lt=1.0)
+    """Estimated error that accepted pseudo-labels must stay under, for projects that do not
+    say."""
+
+
+class LoopSettings(BaseModel):
+    """A project's own loop options, kept under ``settings["loop"]`` of the project; an unset
+    one falls back to :class:`Settings` (or the command's flag, which beats both)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    after_annotations: int | None = Field(default=None, ge=0)
+    """Human annotations that make a scheduled pass run the loop; 0 never."""
+    pseudo_labels: bool | None = None
+    target_error: float | None = Field(default=None, gt=0.0, lt=1.0)
+    cap_per_class: int | None = Field(default=None, ge=0)
+    label_review: bool | None = None
+    """Review human labels after training; unset: when every class has enough labels."""
+    min_macro_f1: float | None = Field(default=None, ge=0.0, le=1.0)
+    """The gate on the test macro-F1 a new version must reach to become active."""
+
+
+def loop_settings(project_settings: dict) -> LoopSettings:
+    """The loop options stored with a project.
+
+    Raises
+    ------
+    ValidationError
+        An unknown option or a value out of range.
+    """
+    try:
+        return LoopSettings.model_validate(project_settings.get("loop") or {})
+    except PydanticValidationError as e:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()
+        )
+        raise ValidationError(f"bad loop settings: {problems}") from None
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -3,6 +3,11 @@
 An item's split comes from a hash of its identity (source content hash and locator), so it keeps
 its split in every snapshot; the manifest hash covers the sorted entries, so the same labels give
 the same hash.
+
+A snapshot may also carry pseudo-labels: suggestions of one model version for items no person has
+touched, chosen elsewhere (``prelabel.pseudo_labels``; the store does not know how) and handed in
+ready-made. They go to the train split only, so validation and test stay human, and a human label
+always wins over them.
 """
 
 from __future__ import annotations
@@ -13,11 +18,22 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import exists, func, insert, select
 from sqlalchemy.orm import Session
 
+from store.annotations import audit_labels
 from store.errors import DuplicateError, NotFoundError, ValidationError
-from store.models import Annotation, Item, Snapshot, SnapshotEntry, Source
+from store.models import (
+    Annotation,
+    IngestError,
+    Item,
+    ModelVersion,
+    Snapshot,
+    SnapshotEntry,
+    Source,
+    Suggestion,
+)
+from store.queue import done_condition
 
 SPLIT_FRACTIONS = (("train", 0.70), ("val", 0.15), ("test", 0.15))
 LABELLING_ACTIONS = ("import", "accept", "edit", "add")
@@ -41,6 +57,8 @@ class Resolution:
     """Items whose annotators split evenly between labels: left out."""
     rejected: int
     """Items whose every effective action said 'no such label': left out."""
+    tied_ids: frozenset[int] = frozenset()
+    rejected_ids: frozenset[int] = frozenset()
 
 
 def resolve_labels(session: Session, project_id: int) -> Resolution:
@@ -78,22 +96,24 @@ def resolve_labels(session: Session, project_id: int) -> Resolution:
     votes: dict[int, list] = defaultdict(list)
     for (item_id, _), row in latest.items():
         votes[item_id].append(row)
-    labels, ties, rejected = [], 0, 0
+    labels: list[ResolvedLabel] = []
+    tied: set[int] = set()
+    rejected: set[int] = set()
     for item_id in sorted(votes):
         ballots = [r for r in votes[item_id] if r.action in LABELLING_ACTIONS and r.label]
         if not ballots:
-            rejected += 1
+            rejected.add(item_id)
             continue
         tally = Counter(r.label for r in ballots).most_common()
         if len(tally) > 1 and tally[0][1] == tally[1][1]:
-            ties += 1
+            tied.add(item_id)
             continue
         winner = tally[0][0]
         chosen = max((r for r in ballots if r.label == winner), key=lambda r: r.id)
         labels.append(
             ResolvedLabel(item_id, keys[item_id], winner, chosen.start_s, chosen.end_s, chosen.id)
         )
-    return Resolution(labels, ties, rejected)
+    return Resolution(labels, len(tied), len(rejected), frozenset(tied), frozenset(rejected))
 
 
 def split_of(key: str) -> str:
@@ -148,8 +168,119 @@ def manifest_sha256(entries: Sequence[dict]) -> str:
     return digest.hexdigest()
 
 
-def create_snapshot(session: Session, project_id: int, name: str | None = None) -> Snapshot:
-    """Freeze the project's resolved human labels into a new snapshot.
+@dataclass(frozen=True, slots=True)
+class PseudoEntry:
+    """A suggestion that is to become a pseudo-label."""
+
+    item_id: int
+    label: str
+    suggestion_id: int
+    start_s: float | None = None
+    end_s: float | None = None
+
+
+@dataclass(frozen=True)
+class PseudoLabels:
+    """Pseudo-labels chosen for a snapshot, with the record of how they were chosen."""
+
+    model_version_id: int
+    entries: list[PseudoEntry]
+    record: dict
+    """Stored as the snapshot's ``pseudo``: thresholds, target error, precision, coverage."""
+    threshold: float | None
+    """The lowest finite per-class threshold (``None``: no class qualified)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PseudoCandidate:
+    """An item no person has touched, with the version's suggestion for it."""
+
+    item_id: int
+    suggestion_id: int
+    label: str
+    confidence: float
+    start_s: float | None
+    end_s: float | None
+
+
+def pseudo_candidates(session: Session, project_id: int, version_id: int) -> list[PseudoCandidate]:
+    """Items with a suggestion of ``version_id`` that no person labelled or rejected (an undone
+    action does not count) and whose media could be read, in item order."""
+    rows = session.execute(
+        select(
+            Suggestion.item_id,
+            Suggestion.id,
+            Suggestion.label,
+            Suggestion.confidence,
+            func.coalesce(Suggestion.start_s, Item.start_s),
+            func.coalesce(Suggestion.end_s, Item.end_s),
+        )
+        .join(Item, Item.id == Suggestion.item_id)
+        .where(
+            Suggestion.model_version_id == version_id,
+            Item.project_id == project_id,
+            ~done_condition(Item.id),
+            ~exists().where(IngestError.item_id == Item.id),
+        )
+        .order_by(Suggestion.item_id)
+    ).all()
+    return [PseudoCandidate(*row) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvidence:
+    """An audit-labelled item: what the version suggested and what people decided."""
+
+    item_id: int
+    predicted: str
+    confidence: float
+    human: str | None
+    """The person's label; ``None`` when they rejected the item (the suggestion was wrong,
+    whatever the right answer is)."""
+
+
+def audit_evidence(session: Session, project_id: int, version_id: int) -> list[AuditEvidence]:
+    """The version's suggestions on audit-labelled items, against the people's decision.
+
+    The audit items are those whose effective human label came from an audit pick
+    (:func:`store.annotations.audit_labels`). Items the version trained on (the train split of
+    its snapshot) are left out: a model is sure and right about what it was fitted to, which
+    says nothing about the items it has never seen.
+    """
+    decided = dict(audit_labels(session, project_id))
+    if not decided:
+        return []
+    snapshot_id = session.scalar(
+        select(ModelVersion.snapshot_id).where(ModelVersion.id == version_id)
+    )
+    if snapshot_id is not None:
+        for item_id in session.scalars(
+            select(SnapshotEntry.item_id).where(
+                SnapshotEntry.snapshot_id == snapshot_id, SnapshotEntry.split == "train"
+            )
+        ):
+            decided.pop(item_id, None)
+    rows = session.execute(
+        select(Suggestion.item_id, Suggestion.label, Suggestion.confidence)
+        .where(Suggestion.model_version_id == version_id, Suggestion.item_id.in_(list(decided)))
+        .order_by(Suggestion.item_id)
+    ).all()
+    return [AuditEvidence(i, label, sure, decided[i]) for i, label, sure in rows]
+
+
+def create_snapshot(
+    session: Session,
+    project_id: int,
+    name: str | None = None,
+    *,
+    pseudo: PseudoLabels | None = None,
+    resolution: Resolution | None = None,
+) -> Snapshot:
+    """Freeze the project's resolved human labels, and any ``pseudo`` labels, into a snapshot.
+
+    Pseudo-labels go to the train split; one on an item that people labelled, rejected or
+    disagree about is dropped, so a human label always wins. ``resolution`` saves resolving
+    the labels again when the caller already did, in this transaction.
 
     Raises
     ------
@@ -158,7 +289,7 @@ def create_snapshot(session: Session, project_id: int, name: str | None = None) 
     DuplicateError
         A snapshot of that name exists.
     """
-    resolution = resolve_labels(session, project_id)
+    resolution = resolution or resolve_labels(session, project_id)
     if not resolution.labels:
         raise ValidationError("nothing to snapshot: no item has a resolved human label yet")
     splits = assign_splits(resolution.labels)
@@ -171,10 +302,13 @@ def create_snapshot(session: Session, project_id: int, name: str | None = None) 
             "end_s": lab.end_s,
             "origin": "human",
             "annotation_id": lab.annotation_id,
+            "suggestion_id": None,
             "split": splits[lab.item_id],
         }
         for lab in resolution.labels
     ]
+    if pseudo is not None:
+        entries += _pseudo_entries(session, pseudo, resolution)
     previous = session.scalar(
         select(Snapshot).where(Snapshot.project_id == project_id).order_by(Snapshot.id.desc())
     )
@@ -194,21 +328,76 @@ def create_snapshot(session: Session, project_id: int, name: str | None = None) 
         "ties_left_out": resolution.ties,
         "rejected_left_out": resolution.rejected,
     }
+    if pseudo is not None:
+        counts["pseudo_by_label"] = dict(
+            sorted(Counter(e["label"] for e in entries if e["origin"] == "pseudo").items())
+        )
     snapshot = Snapshot(
         project_id=project_id,
         name=name,
         parent_id=previous.id if previous else None,
         manifest_sha256=manifest_sha256(entries),
         counts=counts,
+        pseudo=None if pseudo is None else pseudo.record,
+        pseudo_threshold=None if pseudo is None else pseudo.threshold,
+        pseudo_model_version_id=None if pseudo is None else pseudo.model_version_id,
     )
     session.add(snapshot)
     session.flush()
-    columns = ("item_id", "label", "start_s", "end_s", "origin", "annotation_id", "split")
+    columns = (
+        "item_id",
+        "label",
+        "start_s",
+        "end_s",
+        "origin",
+        "annotation_id",
+        "suggestion_id",
+        "split",
+    )
     session.execute(
         insert(SnapshotEntry),
         [{"snapshot_id": snapshot.id} | {c: e[c] for c in columns} for e in entries],
     )
     return snapshot
+
+
+def _pseudo_entries(session: Session, pseudo: PseudoLabels, resolution: Resolution) -> list[dict]:
+    """Entry dicts of the pseudo-labels that no human decision overrides, all in train."""
+    human = (
+        {lab.item_id for lab in resolution.labels} | resolution.tied_ids | resolution.rejected_ids
+    )
+    kept = [p for p in pseudo.entries if p.item_id not in human]
+    if len({p.item_id for p in kept}) != len(kept):
+        raise ValidationError("an item was given more than one pseudo-label")
+    keys = _item_keys(session, [p.item_id for p in kept])
+    return [
+        {
+            "key": keys[p.item_id],
+            "item_id": p.item_id,
+            "label": p.label,
+            "start_s": p.start_s,
+            "end_s": p.end_s,
+            "origin": "pseudo",
+            "annotation_id": None,
+            "suggestion_id": p.suggestion_id,
+            "split": "train",
+        }
+        for p in kept
+    ]
+
+
+def _item_keys(session: Session, item_ids: Sequence[int]) -> dict[int, str]:
+    """Item identities (source hash and locator), as the manifest hash uses them."""
+    keys: dict[int, str] = {}
+    for start in range(0, len(item_ids), 10_000):
+        chunk = list(item_ids[start : start + 10_000])
+        for item_id, sha256, locator in session.execute(
+            select(Item.id, Source.sha256, Item.locator)
+            .join(Source, Source.id == Item.source_id)
+            .where(Item.id.in_(chunk))
+        ):
+            keys[item_id] = f"{sha256}:{locator}"
+    return keys
 
 
 def get_snapshot(session: Session, ref: str | int, project_id: int | None = None) -> Snapshot:

@@ -96,3 +96,21 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         raise FileNotFoundError(f"the real sample data is expected at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def demo_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small demo (three prelabelled projects, a ``demo`` account), built once per run."""
+    from prelabel.demo import build_demo
+
+    folder = tmp_path_factory.mktemp("demo")
+    build_demo(folder / "workspace", database_url=f"sqlite:///{folder / 'demo.db'}")
+    return folder / "demo.db"
+
+
+@pytest.fixture
+def demo_url(demo_database: Path, tmp_path: Path) -> str:
+    """A private copy of the demo database for one test."""
+    path = tmp_path / "demo.db"
+    shutil.copy(demo_database, path)
+    return f"sqlite:///{path}"

@@ -152,6 +152,12 @@ def test_snapshot_train_evaluate_promote_json(
     assert code == 0 and gate["decision"] == "promoted"
     code, status = loupe_json(db_url, "status", "piped")
     assert (status["snapshots"], status["model_versions"]) == (1, 1)
+    # every item is labelled: the pseudo-label snapshot is made, and says why it holds none
+    code, pseudo = loupe_json(db_url, "snapshot", "piped", "--pseudo-labels")
+    assert code == 0 and pseudo["sha256"] == snap["sha256"]
+    assert pseudo["pseudo_model_version_id"] == trained["model_version"]
+    assert pseudo["by_origin"] == {"human": 384} and pseudo["pseudo_threshold"] is None
+    assert "every item with a suggestion" in pseudo["pseudo"]["note"]
 
 
 def test_mlflow_without_mlflow_is_rejected_before_training(
@@ -166,3 +172,69 @@ def test_mlflow_without_mlflow_is_rejected_before_training(
     code, result = loupe_json(db_url, "train", "piped", "--snapshot", "s1", "--mlflow", "--quiet")
     assert code == 2 and "mlflow is not installed" in result["error"]
     assert loupe_json(db_url, "status", "piped")[1]["model_versions"] == 0
+
+
+def test_user_add_reads_the_password_from_stdin(db_url: str) -> None:
+    result = runner.invoke(
+        app,
+        ["user", "add", "alice", "--role", "reviewer", "--db", db_url, "--json"],
+        input="a long password\n",
+    )
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) | {"id": 0} == {
+        "id": 0,
+        "name": "alice",
+        "role": "reviewer",
+        "created": True,
+        "password": True,
+    }
+    from store.accounts import authenticate
+    from store.engine import make_engine, transaction
+
+    engine = make_engine(db_url)
+    with transaction(engine) as session:
+        assert authenticate(session, "alice", "a long password").role == "reviewer"
+    engine.dispose()
+
+
+def test_user_add_without_a_password_fails(db_url: str) -> None:
+    result = runner.invoke(app, ["user", "add", "alice", "--db", db_url], input="")
+    assert result.exit_code == 2
+    assert "no password on standard input" in result.stderr
+
+
+def test_serve_refuses_a_database_that_is_not_migrated(tmp_path) -> None:
+    result = runner.invoke(app, ["serve", "--db", f"sqlite:///{tmp_path / 'empty.db'}"])
+    assert result.exit_code == 2
+    assert "loupe init" in result.stderr
+
+
+def test_pseudo_labels_without_a_model_version_are_rejected(db_url: str, shared_data) -> None:
+    loupe(
+        db_url, "project", "create", "piped", "--modality", "crop", "--classes", "defect,no_defect"
+    )
+    loupe(db_url, "ingest", "piped", str(shared_data / "crops/piped"), "--quiet")
+    code, result = loupe_json(db_url, "snapshot", "piped", "--pseudo-labels")
+    assert code == 2 and "no active model version" in result["error"]
+    code, _, err = loupe(db_url, "snapshot", "piped", "--pseudo-labels", "--target-error", "0")
+    assert code == 2 and "target error must lie between 0 and 1" in err
+    code, out, _ = loupe(db_url, "snapshot", "piped")
+    assert code == 0 and "human 384" in out
+
+
+def test_project_strategy_is_stored_and_an_unknown_one_is_rejected(db_url: str) -> None:
+    from store.engine import make_engine, transaction
+    from store.projects import get_project
+
+    loupe(db_url, "project", "create", "x", "--modality", "crop", "--classes", "a,b")
+    code, result = loupe_json(db_url, "project", "strategy", "x", "margin", "--audit-share", "0.2")
+    assert code == 0 and result["strategy"] == "margin" and result["audit_share"] == 0.2
+    assert result["model_version"] is None  # nothing to re-rank without a model
+    engine = make_engine(db_url)
+    with transaction(engine) as session:
+        settings = get_project(session, "x").settings
+    engine.dispose()
+    assert settings["strategy"] == "margin" and settings["audit_share"] == 0.2
+
+    code, _, err = loupe(db_url, "project", "strategy", "x", "most-fun")
+    assert code == 2 and "most-fun" in err and "entropy" in err

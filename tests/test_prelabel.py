@@ -7,14 +7,18 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
+from learner.embeddings import decode_embeddings
 from learner.training import TrainConfig
 from prelabel.evaluate import evaluate_version, promote_version
 from prelabel.ingest import ingest
 from prelabel.prelabel import run_prelabel
+from prelabel.ranking import DIVERSE_BLOCK, set_strategy
 from prelabel.train import train_model
+from store.annotations import undo_last
 from store.engine import transaction
 from store.errors import NotFoundError
-from store.models import IngestError, Job, Suggestion
+from store.models import IngestError, Item, Job, Project, Suggestion
+from store.projects import IMPORT_USER, ensure_user, get_project
 from store.snapshots import create_snapshot
 
 
@@ -70,10 +74,76 @@ def test_limit_then_rest(engine, trained) -> None:
     assert first["items"] == 150 and first["items"] + rest["items"] == 385
 
 
-def test_prelabel_without_a_model_is_rejected(engine, make_project) -> None:
+def test_a_model_version_of_another_project_is_rejected(engine, make_project) -> None:
     make_project("empty", "crop", ["a", "b"])
-    with pytest.raises(NotFoundError, match="no active model version"):
-        run_prelabel(engine, "empty", progress=False)
+    with pytest.raises(NotFoundError, match="no model version 999"):
+        run_prelabel(engine, "empty", version_id=999, progress=False)
+
+
+def test_without_a_model_prelabel_ranks_a_cold_start_instead(
+    engine, make_project, shared_data
+) -> None:
+    project_id = make_project("piped", "crop", ["defect", "no_defect"])
+    ingest(engine, "piped", [shared_data / "crops/piped"], progress=False)
+    with transaction(engine) as session:  # the PIPED crops come labelled: take that back
+        project = session.get(Project, project_id)
+        undo_last(session, project, ensure_user(session, IMPORT_USER))
+    result = run_prelabel(engine, "piped", progress=False)
+    assert result["model_version"] is None and result["suggestions"] == 0
+    cold = result["cold_start"]
+    assert (cold["pool"], cold["ranked"], cold["failures"]) == (384, 20, 0)
+    with transaction(engine) as session:
+        ranks = session.scalars(select(Item.cold_rank).where(Item.cold_rank.is_not(None))).all()
+    assert sorted(ranks) == list(range(20))
+
+
+def stored(engine) -> list[Suggestion]:  # type: ignore[no-untyped-def]
+    with transaction(engine) as session:
+        return list(session.scalars(select(Suggestion).order_by(Suggestion.item_id)))
+
+
+def test_suggestions_carry_bald_an_embedding_and_the_entropy_priority(engine, trained) -> None:
+    result = run_prelabel(engine, "piped", batch_size=100, device="cpu", progress=False)
+    assert result["strategy"] == "entropy"
+    rows = stored(engine)
+    bald = np.array([r.bald for r in rows])
+    assert np.all(np.isfinite(bald)) and np.all(bald >= 0) and bald.max() > 0
+    embeddings = decode_embeddings([r.embedding for r in rows])
+    assert embeddings.shape == (384, 84)  # lenet5's penultimate layer
+    assert np.all(np.isfinite(embeddings)) and embeddings.std() > 0
+    assert [r.priority for r in rows] == pytest.approx([-r.entropy for r in rows])
+
+
+@pytest.mark.parametrize("strategy", ["least-confidence", "margin", "bald", "random"])
+def test_prelabel_writes_the_priority_of_the_projects_strategy(
+    engine, trained, strategy: str
+) -> None:
+    set_strategy(engine, "piped", strategy)
+    run_prelabel(engine, "piped", batch_size=100, limit=120, device="cpu", progress=False)
+    rows = stored(engine)
+    with transaction(engine) as session:
+        keys = dict(session.execute(select(Item.id, Item.random_key)).all())
+    expected = {
+        "least-confidence": [r.confidence for r in rows],
+        "margin": [r.margin for r in rows],
+        "bald": [-r.bald for r in rows],
+        "random": [keys[r.item_id] for r in rows],
+    }[strategy]
+    assert len(rows) == 120 and [r.priority for r in rows] == pytest.approx(expected)
+
+
+def test_prelabel_under_diverse_puts_a_spread_out_block_first(engine, trained) -> None:
+    with transaction(engine) as session:  # the crops came labelled: open them again
+        project = get_project(session, "piped")
+        undo_last(session, project, ensure_user(session, IMPORT_USER))
+    set_strategy(engine, "piped", "diverse")
+    result = run_prelabel(engine, "piped", batch_size=100, device="cpu", progress=False)
+    assert result["diverse_block"] == DIVERSE_BLOCK
+    rows = stored(engine)
+    block = [r for r in rows if r.priority < -np.log(2) - 1]
+    assert len(block) == DIVERSE_BLOCK
+    rest = [r for r in rows if r.priority >= -np.log(2) - 1]
+    assert [r.priority for r in rest] == pytest.approx([-r.entropy for r in rest])
 
 
 def test_suggestions_export_tables(engine, trained, tmp_path) -> None:

@@ -82,3 +82,115 @@ def test_two_processes_at_once_write_no_duplicates(
         and sum(o["projects"]["piped"]["ingested_items"] for o in worked) == 384
     )
     assert all(status == "done" for status in jobs) and len(jobs) == len(worked)
+
+
+# --- the loop on a schedule -------------------------------------------------------------------
+
+
+@pytest.fixture
+def annotated(engine, make_project, monkeypatch):  # type: ignore[no-untyped-def]
+    """A project with items, a fake loop that only records its call (and its job row, as the
+    real one does), and ``act(n, user=..., action=...)`` to write ``n`` annotations."""
+    from sqlalchemy import insert
+
+    import prelabel.schedule as schedule
+    from prelabel.jobs import JobRecorder
+    from store import catalog
+    from store.catalog import ItemRow
+    from store.models import Annotation
+    from store.projects import ensure_user
+
+    project_id = make_project("crops", "crop", ["a", "b"])
+    with transaction(engine) as session:
+        source = catalog.add_source(session, project_id, "/nowhere/c.h5", "hdf5", "c" * 64, 1)
+        locators = [f"d[{i}]" for i in range(50)]
+        catalog.insert_items(
+            session, source, [ItemRow(loc, "d", i) for i, loc in enumerate(locators)]
+        )
+        items = list(catalog.item_ids(session, source.id, locators).values())
+    calls: list[dict] = []
+
+    def fake_loop(engine, name, options, *, models_dir, progress):  # type: ignore[no-untyped-def]
+        job = JobRecorder.start(engine, project_id, "loop", {})
+        calls.append({"name": name, "options": options, "models_dir": models_dir})
+        summary = {"job_id": job.id, "model_version": 7, "decision": "promoted", "suggestions": 0}
+        job.finish(summary)
+        return summary | {"steps": {}, "pseudo": None}
+
+    monkeypatch.setattr(schedule, "run_loop", fake_loop)
+    used = iter(items)
+
+    def act(n: int, *, user: str = "ann", action: str = "accept") -> list[int]:
+        ids = []
+        with transaction(engine) as session:
+            user_id = ensure_user(session, user).id
+            for _ in range(n):
+                ids.append(
+                    session.execute(
+                        insert(Annotation)
+                        .values(item_id=next(used), user_id=user_id, action=action, label="a")
+                        .returning(Annotation.id)
+                    ).scalar_one()
+                )
+        return ids
+
+    return calls, act
+
+
+def test_loop_runs_once_enough_human_annotations_arrived(engine, annotated, tmp_path) -> None:
+    from store.settings import Settings
+
+    calls, act = annotated
+    settings = Settings.model_construct(loop_after_annotations=5, models_dir=tmp_path / "m")
+    act(20, user="import", action="import")  # imported labels never count
+    act(4)
+    below = run_scheduled_pass(engine, settings=settings)["projects"]["crops"]["loop"]
+    act(1, action="reject")
+    at = run_scheduled_pass(engine, settings=settings)["projects"]["crops"]["loop"]
+    after = run_scheduled_pass(engine, settings=settings)["projects"]["crops"]["loop"]
+    assert below == {"ran": False, "new_annotations": 4, "needed": 5}
+    assert at["ran"] and at["new_annotations"] == 5 and at["model_version"] == 7
+    assert after == {"ran": False, "new_annotations": 0, "needed": 5}  # counted from its start
+    assert len(calls) == 1 and calls[0]["name"] == "crops"
+    assert calls[0]["models_dir"] == tmp_path / "m"
+
+
+def test_undone_annotations_do_not_count_towards_the_loop(engine, annotated) -> None:
+    from sqlalchemy import insert
+
+    from store.models import Annotation
+    from store.settings import Settings
+
+    calls, act = annotated
+    settings = Settings.model_construct(loop_after_annotations=3)
+    taken_back = act(3)
+    with transaction(engine) as session:
+        item_id, user_id = session.execute(
+            select(Annotation.item_id, Annotation.user_id).where(Annotation.id == taken_back[0])
+        ).one()
+        session.execute(
+            insert(Annotation).values(
+                item_id=item_id, user_id=user_id, action="undo", undoes_id=taken_back[0]
+            )
+        )
+    loop = run_scheduled_pass(engine, settings=settings)["projects"]["crops"]["loop"]
+    assert loop == {"ran": False, "new_annotations": 2, "needed": 3} and not calls
+
+
+def test_project_setting_overrides_the_global_trigger(engine, annotated) -> None:
+    from prelabel.loop import configure_loop
+    from store.settings import Settings
+
+    calls, act = annotated
+    act(3)
+    with transaction(engine) as session:
+        configure_loop(session, get_project(session, "crops"), {"after_annotations": 0})
+    never = run_scheduled_pass(engine, settings=Settings.model_construct(loop_after_annotations=1))
+    with transaction(engine) as session:
+        configure_loop(session, get_project(session, "crops"), {"after_annotations": 2})
+    soon = run_scheduled_pass(engine, settings=Settings.model_construct())  # global default: 200
+    assert (
+        never["projects"]["crops"]["loop"]["ran"] is False
+        and soon["projects"]["crops"]["loop"]["ran"]
+    )
+    assert len(calls) == 1

@@ -1,6 +1,6 @@
 """Every table of the store; importing this module registers them all on ``Base.metadata``."""
 
-from store.models.annotation import ACTIONS, Annotation, Lease
+from store.models.annotation import ACTIONS, Annotation, LabelIssue, Lease
 from store.models.job import Job
 from store.models.model_version import ModelVersion, Suggestion
 from store.models.project import MODALITIES, Project, User
@@ -14,6 +14,7 @@ __all__ = [
     "IngestError",
     "Item",
     "Job",
+    "LabelIssue",
     "Lease",
     "ModelVersion",
     "Project",

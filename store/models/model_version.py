@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.base import Base, one_of, utcnow
@@ -46,7 +56,16 @@ class Suggestion(Base):
     __tablename__ = "suggestion"
     __table_args__ = (
         UniqueConstraint("item_id", "model_version_id"),
-        Index(None, "model_version_id", "confidence"),
+        # The review queue walks this index: open suggestions of a version in the order of the
+        # project's strategy. Closed ones (their item is done) drop out of it instead of being
+        # skipped.
+        Index(
+            "ix_suggestion_open_by_priority",
+            "model_version_id",
+            "priority",
+            sqlite_where=text("closed = 0"),
+            postgresql_where=text("closed = false"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -61,6 +80,15 @@ class Suggestion(Base):
     margin: Mapped[float]
     entropy: Mapped[float]
     bald: Mapped[float | None]
+    """Mutual information between the prediction and the weights, from Monte-Carlo dropout."""
+    priority: Mapped[float | None]
+    """Queue order under the project's strategy: lower comes sooner (e.g. minus the entropy)."""
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """The model's penultimate activations as float16 bytes, for diverse batches."""
     start_s: Mapped[float | None]
     end_s: Mapped[float | None]
+    closed: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """Set once the item is known to be done (labelled, rejected): the queue's index leaves it
+    out. Set when an action is recorded and, for items done otherwise (imported labels, other
+    versions), the first time the queue meets them; cleared by undo."""
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

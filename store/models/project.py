@@ -34,4 +34,6 @@ class User(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     role: Mapped[str] = mapped_column(String(16), default="annotator")
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    """``scrypt$n$r$p$salt$hash``; unset for accounts that sign in through OpenID Connect only."""
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -29,6 +29,9 @@ class Snapshot(Base):
         ForeignKey("model_version.id", use_alter=True)
     )
     """The model whose calibrated suggestions became pseudo-labels, if any."""
+    pseudo: Mapped[dict | None]
+    """How pseudo-labels were chosen: per-class thresholds, target error, estimated precision on
+    the audit set, coverage of the unlabelled pool, cap per class."""
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

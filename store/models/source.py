@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 
 from sqlalchemy import (
     BigInteger,
@@ -52,6 +53,8 @@ class Item(Base):
         CheckConstraint(one_of("origin", ITEM_ORIGINS), name="origin"),
         CheckConstraint("end_s IS NULL OR start_s IS NULL OR end_s > start_s", name="span"),
         Index(None, "project_id"),
+        Index(None, "project_id", "random_key"),
+        Index(None, "project_id", "cold_rank"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -68,6 +71,10 @@ class Item(Base):
     f_low_hz: Mapped[float | None]
     f_high_hz: Mapped[float | None]
     origin: Mapped[str] = mapped_column(String(16), default="ingest")
+    random_key: Mapped[float | None] = mapped_column(default=random.random)
+    """Uniform in [0, 1), drawn once: audit picks and the fixed stop set are read off it."""
+    cold_rank: Mapped[int | None]
+    """Order of the cold-start strategy (typical, diverse items first) while no model exists."""
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

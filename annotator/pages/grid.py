@@ -1,0 +1,17 @@
+"""Review grid: pages of crops, each with its suggestion, for one-key accept or flip."""
+
+import streamlit as st
+
+from annotator import cache, views, workspace
+
+project = workspace.project()
+if project is None:
+    st.info("No project yet. Create one with `loupe project create` and ingest data into it.")
+    st.stop()
+if project.modality != "crop":
+    st.info(f"The review grid is for crop projects; **{project.name}** holds {project.modality}.")
+    st.page_link("pages/annotate.py", label="Annotate it item by item", icon=":material/edit:")
+    st.stop()
+st.header(f"Review grid · {project.name}")
+settings = cache.settings()
+views.crop_grid(project, settings.grid_rows, settings.grid_columns)
