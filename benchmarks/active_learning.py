@@ -20,6 +20,7 @@ import math
 import os
 import platform
 import sys
+import textwrap
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, replace
@@ -400,7 +401,7 @@ def plot(report: dict, path: Path) -> None:
         title="difference to random",
     )
     right.legend(fontsize=8)
-    fig.suptitle(report["model"][:120], fontsize=8)
+    fig.suptitle(textwrap.fill(report["model"], 160), fontsize=8)  # whole, on two lines
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

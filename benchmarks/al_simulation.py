@@ -417,8 +417,8 @@ class NetworkLearner:
 
 
 class LinearLearner:
-    """Logistic regression on the cheap features cold start clusters on (a crop's 8×8
-    thumbnail, a spectrum at 50 points, a segment's mean log-mel), standardised."""
+    """Logistic regression on the cheap features cold start clusters on (a crop's intensity
+    statistics, a spectrum at 50 points, a segment's mean log-mel), standardised."""
 
     description = "linear: logistic regression (scikit-learn) on standardised cheap features"
 

@@ -224,19 +224,23 @@ def test_a_renewed_diverse_block_replaces_the_old_one(engine: Engine, make_proje
 
 
 def planted_crops(folder: Path, sizes: list[int], seed: int = 0) -> list[int]:
-    """An HDF5 store of 32 × 32 PNG crops in clusters: a blob top left, a blob bottom right,
-    a horizontal bar; returns each crop's cluster."""
+    """An HDF5 store of 32 × 32 PNG crops in clusters: a small dot, a large disc, a horizontal
+    bar, each anywhere in the crop (what it is matters, not where); returns each crop's
+    cluster."""
     rng = np.random.default_rng(seed)
     images, membership = [], []
     for cluster, n in enumerate(sizes):
         for _ in range(n):
             image = rng.normal(20, 4, (32, 32))
             if cluster == 0:
-                cv2.circle(image, (8, 8), 5, 230, -1)
+                centre = rng.integers(4, 28, 2)
+                cv2.circle(image, (int(centre[0]), int(centre[1])), 3, 230, -1)
             elif cluster == 1:
-                cv2.circle(image, (24, 24), 5, 230, -1)
+                centre = rng.integers(10, 22, 2)
+                cv2.circle(image, (int(centre[0]), int(centre[1])), 9, 230, -1)
             else:
-                cv2.rectangle(image, (2, 14), (29, 18), 230, -1)
+                row = int(rng.integers(2, 26))
+                cv2.rectangle(image, (2, row), (29, row + 3), 230, -1)
             images.append(cv2.imencode(".png", np.clip(image, 0, 255).astype(np.uint8))[1])
             membership.append(cluster)
     order = rng.permutation(len(images))  # clusters interleaved in ingest order
@@ -367,9 +371,25 @@ def test_cold_start_of_an_empty_project_ranks_nothing(engine: Engine, make_proje
 
 def test_cheap_features_have_the_documented_sizes() -> None:
     rng = np.random.default_rng(0)
-    assert ranking.cheap_features("crop", rng.random((3, 32, 32))).shape == (3, 64)
-    assert ranking.cheap_features("crop", rng.random((3, 30, 30))).shape == (3, 64)
+    assert ranking.cheap_features("crop", rng.random((3, 32, 32))).shape == (3, 14)
+    assert ranking.cheap_features("crop", rng.random((3, 30, 30))).shape == (3, 14)
     assert ranking.cheap_features("spectrum", rng.random((3, 500))).shape == (3, 50)
     assert ranking.cheap_features("audio", rng.random((3, 64, 40))).shape == (3, 64)
-    block = ranking.cheap_features("crop", np.arange(32 * 32, dtype=float).reshape(1, 32, 32))
-    assert block[0, 0] == pytest.approx(np.arange(32 * 32).reshape(32, 32)[:4, :4].mean())
+
+
+def test_crop_statistics_are_the_documented_ones() -> None:
+    ramp = np.tile(np.arange(8, dtype=float), (8, 1))  # 0 … 7 left to right, every row
+    (features,) = ranking.crop_statistics(ramp[None])
+    assert features[:8] == pytest.approx(np.quantile(ramp, ranking.CROP_QUANTILES))
+    assert features[8] == pytest.approx(3.5) and features[9] == pytest.approx(ramp.std())
+    assert features[10] == pytest.approx(2 / 8)  # 6 and 7 lie over 3.5 + 2.29
+    assert features[11] == 0.0
+    assert features[12] == pytest.approx(1.0) and features[13] == 0.0  # steps across, none down
+
+
+def test_crop_statistics_do_not_move_with_the_object() -> None:
+    crop = np.zeros((2, 32, 32))
+    crop[0, 2:6, 3:9] = 1.0
+    crop[1, 20:24, 17:23] = 1.0  # the same blob elsewhere
+    features = ranking.crop_statistics(crop)
+    assert features[0] == pytest.approx(features[1])
