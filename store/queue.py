@@ -370,22 +370,30 @@ def _resumed(
     reload or a second tab gets back what was on screen instead of leasing more."""
     if k <= 0:
         return []
-    mine = aliased(Lease)
-    query = (
-        select(mine.item_id)
-        .join(Item, Item.id == mine.item_id)
-        .where(
-            Item.project_id == project_id,
-            mine.user_id == user_id,
-            mine.expires_at > now,
-            ~done_condition(Item.id),
-            *_available(Item.id, user_id, now),
+    # Two steps, so that the database starts from the user's few leases and never from the
+    # project's items (one query with a join is planned item-first on SQLite: 0.6 s at 1,000,000).
+    held = [
+        item_id
+        for item_id in session.scalars(
+            select(Lease.item_id)
+            .where(Lease.user_id == user_id, Lease.expires_at > now)
+            .order_by(Lease.created_at, Lease.item_id)
         )
-        .order_by(mine.created_at, mine.item_id)
+        if item_id not in excluded
+    ]
+    if not held:
+        return []
+    still_open = set(
+        session.scalars(
+            select(Item.id).where(
+                Item.id.in_(held),
+                Item.project_id == project_id,
+                ~done_condition(Item.id),
+                *_available(Item.id, user_id, now),
+            )
+        )
     )
-    if excluded:
-        query = query.where(mine.item_id.not_in(excluded))
-    return list(session.scalars(query.limit(k)))
+    return [item_id for item_id in held if item_id in still_open][:k]
 
 
 def _strategy_picks(

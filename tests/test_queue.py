@@ -375,12 +375,22 @@ def test_a_fresh_look_at_the_queue_gives_back_the_items_already_held(
     project_id, ids, alice, bob = make_crops(
         engine, make_project, 10, [0.5 + i / 100 for i in range(10)]
     )
+    with transaction(engine) as session:  # the audit draw lands on the sixth item
+        for rank, item in enumerate(ids):
+            key = 0.995 if rank == 5 else rank / 1000
+            session.execute(update(Item).where(Item.id == item).values(random_key=key))
+
+    class HighDraws(random.Random):
+        def random(self) -> float:
+            return 0.99
+
     with transaction(engine) as session:
         (audited,) = queue.next_items(
-            session, project_id, alice.id, k=1, audit_share=1.0, rng=random.Random(2)
+            session, project_id, alice.id, k=1, audit_share=1.0, rng=HighDraws()
         )
         (first,) = queue.next_items(session, project_id, alice.id, k=1, exclude=[audited.item_id])
-    assert audited.item_id != ids[0] and first.item_id == ids[0]  # the audit pick was random
+    assert (audited.item_id, audited.audit) == (ids[5], True)
+    assert (first.item_id, first.audit) == (ids[0], False)
     with transaction(engine) as session:  # a reload: nothing on screen, no audit share
         again = queue.next_items(session, project_id, alice.id, k=3)
     assert [i.item_id for i in again][:2] == [audited.item_id, first.item_id]
