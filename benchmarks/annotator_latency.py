@@ -436,6 +436,8 @@ def main() -> None:
         working = url
         if label == "SQLite":  # measure on a copy: the actions change the queue
             copy = args.workdir / "annotator-run.db"
+            for stale in (copy.with_name(copy.name + "-wal"), copy.with_name(copy.name + "-shm")):
+                stale.unlink(missing_ok=True)  # a killed run's log would be replayed on the copy
             shutil.copy(url.removeprefix("sqlite:///"), copy)
             working = f"sqlite:///{copy}"
         report(label, measure_app(working, args.workdir, label, args.actions, args.pages))
