@@ -41,6 +41,31 @@ def _engine(db: str | None) -> Engine:
     return engine
 
 
+def _train_config(  # type: ignore[no-untyped-def]
+    arch: str | None,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    patience: int,
+    min_epochs: int,
+    seed: int,
+    device: str,
+):
+    """The training options ``train`` and ``loop`` share, as a ``TrainConfig``."""
+    from learner.training import TrainConfig  # deferred: torch loads only for training
+
+    return TrainConfig(
+        arch=arch or "",
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        patience=patience,
+        min_epochs=min_epochs,
+        seed=seed,
+        device=device,
+    )
+
+
 @app.command()
 def init(db: DbOpt = None, as_json: JsonOpt = False) -> None:
     """Create or upgrade the database to the current schema."""
@@ -484,18 +509,10 @@ def train(
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
 ) -> None:
     """Train a model on a snapshot and register it as a candidate model version."""
-    from learner.training import TrainConfig
     from prelabel.train import train_model
 
-    config = TrainConfig(
-        arch=arch or "",
-        epochs=epochs,
-        batch_size=batch_size,
-        learning_rate=learning_rate,
-        patience=patience,
-        min_epochs=min_epochs,
-        seed=seed,
-        device=device,
+    config = _train_config(
+        arch, epochs, batch_size, learning_rate, patience, min_epochs, seed, device
     )
     with user_errors(as_json):
         settings = load_settings(database_url=db)
@@ -620,18 +637,10 @@ def loop(
     """Snapshot, train, evaluate, review labels, gate, and prelabel with the new version if it
     was promoted: one job of kind "loop". Exit 0 promoted, 3 or 4 as `loupe promote`, 1 when a
     step failed."""
-    from learner.training import TrainConfig
     from prelabel.loop import LoopStepFailed, loop_options, run_loop
 
-    config = TrainConfig(
-        arch=arch or "",
-        epochs=epochs,
-        batch_size=batch_size,
-        learning_rate=learning_rate,
-        patience=patience,
-        min_epochs=min_epochs,
-        seed=seed,
-        device=device,
+    config = _train_config(
+        arch, epochs, batch_size, learning_rate, patience, min_epochs, seed, device
     )
     with user_errors(as_json):
         settings = load_settings(database_url=db)
