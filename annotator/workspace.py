@@ -66,6 +66,15 @@ def _progress(url: str, project_id: int) -> dict:
         return progress(session, project_id)
 
 
+def project_or_stop() -> ProjectRef:
+    """The chosen project; with none at all, says how to make one and ends the page's run."""
+    chosen = project()
+    if chosen is None:
+        st.info("No project yet. Create one with `loupe project create` and ingest data into it.")
+        st.stop()
+    return chosen
+
+
 def project_progress(project_id: int) -> dict:
     """Items, done, left and done per class, at most 30 s old: counting a million items costs
     tens of milliseconds, too much for every action (the person's own "done today" is exact)."""

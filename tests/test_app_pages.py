@@ -279,3 +279,29 @@ def test_label_review_keeps_or_changes_a_disputed_label_with_provenance(
         second: ("accept", "defect", piped_app["user"]["id"]),
     }
     engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        "pages/annotate.py",
+        "pages/grid.py",
+        "pages/labels.py",
+        "pages/overview.py",
+        "pages/models.py",
+        "pages/sources.py",
+    ],
+)
+def test_every_page_of_an_empty_database_says_how_to_make_a_project(
+    sqlite_template: Path, tmp_path: Path, monkeypatch, page: str
+) -> None:  # type: ignore[no-untyped-def]
+    url = _database(sqlite_template, tmp_path)
+    engine = make_engine(url)
+    with transaction(engine) as session:
+        user, _ = add_user(session, "ana", "annotator", None)
+        signed_in = {"id": user.id, "name": user.name, "role": user.role}
+    engine.dispose()
+    monkeypatch.setenv("LOUPE_DATABASE_URL", url)
+    at = _open(signed_in, page)
+    assert any("ingest data into it" in info.value for info in at.info)  # the page, not the sidebar
+    assert not at.header  # the page stopped before its own content

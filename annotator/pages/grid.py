@@ -4,10 +4,7 @@ import streamlit as st
 
 from annotator import cache, views, workspace
 
-project = workspace.project()
-if project is None:
-    st.info("No project yet. Create one with `loupe project create` and ingest data into it.")
-    st.stop()
+project = workspace.project_or_stop()
 if project.modality != "crop":
     st.info(f"The review grid is for crop projects; **{project.name}** holds {project.modality}.")
     st.page_link("pages/annotate.py", label="Annotate it item by item", icon=":material/edit:")

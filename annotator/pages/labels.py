@@ -13,10 +13,7 @@ from annotator.media import MediaError
 from store import label_issues, queue
 from store.engine import transaction
 
-project = workspace.project()
-if project is None:
-    st.info("No project yet. Create one with `loupe project create` and ingest data into it.")
-    st.stop()
+project = workspace.project_or_stop()
 st.header(f"Label review · {project.name}")
 views.notice()
 st.caption(

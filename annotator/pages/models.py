@@ -18,10 +18,7 @@ PLOTS = {
     "confusion_matrix.png": "Confusion matrix (test split)",
 }
 
-project = workspace.project()
-if project is None:
-    st.info("No project yet. Create one with `loupe project create` and ingest data into it.")
-    st.stop()
+project = workspace.project_or_stop()
 st.header(f"Snapshots & models · {project.name}")
 
 with transaction(cache.engine()) as session:

@@ -16,10 +16,7 @@ STABLE_WINDOW = 3
 """Predictions count as stable when successive versions agree this well this many times running."""
 HOUR_WINDOWS = {"last 24 hours": 1, "last 7 days": 7, "last 30 days": 30}
 
-project = workspace.project()
-if project is None:
-    st.info("No project yet. Create one with `loupe project create` and ingest data into it.")
-    st.stop()
+project = workspace.project_or_stop()
 st.header(f"Project overview · {project.name}")
 
 window = st.segmented_control(

@@ -11,10 +11,7 @@ from store.engine import transaction
 
 ERROR_COLUMNS = ("created_at", "path", "member", "item_id", "reason")
 
-project = workspace.project()
-if project is None:
-    st.info("No project yet. Create one with `loupe project create` and ingest data into it.")
-    st.stop()
+project = workspace.project_or_stop()
 st.header(f"Sources & errors · {project.name}")
 
 with transaction(cache.engine()) as session:
