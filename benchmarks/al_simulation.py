@@ -606,7 +606,7 @@ class Simulation:
         import time
 
         from learner.strategies import cold_start
-        from prelabel.ranking import cheap_features
+        from prelabel.ranking import MIXED_UNIT_FEATURES, cheap_features
 
         started = time.perf_counter()
         pool, test = self.split(seed)
@@ -620,7 +620,10 @@ class Simulation:
         blind = self.candidates(pool, seed, 0)
         cold = blind[
             cold_start(
-                cheap_features(self.data.modality, self.data.x[blind]), len(start), seed=seed
+                cheap_features(self.data.modality, self.data.x[blind]),
+                len(start),
+                seed=seed,
+                standardise=self.data.modality in MIXED_UNIT_FEATURES,
             )
         ]
         uniform = np.random.default_rng([seed, 2]).choice(pool, len(start), replace=False)

@@ -331,11 +331,16 @@ def _standardise(features: NDArray[np.float64]) -> NDArray[np.float64]:
     return (features - features.mean(axis=0)) / spread
 
 
-def cold_start(features: ArrayLike, k: int, *, seed: int = 0) -> NDArray[np.int64]:
+def cold_start(
+    features: ArrayLike, k: int, *, seed: int = 0, standardise: bool = True
+) -> NDArray[np.int64]:
     """Typical and diverse items for a project without a model.
 
-    k-means (scikit-learn, k-means++ initialisation, ``random_state=seed``) on standardised
-    features; from each cluster the member nearest its centre; clusters ordered by size, largest
+    k-means (scikit-learn, k-means++ initialisation, ``random_state=seed``) on the features,
+    standardised column by column when ``standardise`` (for features in different units; it
+    also lifts columns that hold only noise to the weight of the informative ones, so features
+    that share one unit, such as the points of a spectrum, are better clustered as they are);
+    from each cluster the member nearest its centre; clusters ordered by size, largest
     (most typical) first. A cluster left empty (fewer distinct points than ``k``) or whose
     members are all taken contributes the untaken item nearest its centre instead, so the result
     always has ``k`` distinct items.
@@ -352,7 +357,7 @@ def cold_start(features: ArrayLike, k: int, *, seed: int = 0) -> NDArray[np.int6
         raise StrategyError("features have no columns")
     from sklearn.cluster import KMeans  # deferred: only cold start needs scikit-learn
 
-    standard = _standardise(points)
+    standard = _standardise(points) if standardise else points
     model = KMeans(n_clusters=k, init="k-means++", n_init=4, random_state=seed).fit(standard)
     sizes = np.bincount(model.labels_, minlength=k)
     taken = np.zeros(n, dtype=bool)

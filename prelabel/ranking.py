@@ -272,6 +272,12 @@ def _block_mean(x: NDArray[np.floating], axis: int, parts: int) -> NDArray[np.fl
     return sums / np.diff(edges).reshape(shape)
 
 
+MIXED_UNIT_FEATURES = frozenset({"crop"})
+"""Modalities whose cheap features are in different units and are standardised before
+clustering; a spectrum's points and a segment's mel bands share one unit and are not (standardised,
+the columns that hold only noise weigh as much as the few that carry a band)."""
+
+
 def crop_statistics(x: NDArray[np.floating]) -> NDArray[np.float32]:
     """Per crop ``(n, height, width)``: the intensity quantiles of :data:`CROP_QUANTILES`, mean,
     standard deviation, the shares of pixels over mean + 1 and + 2 standard deviations, and the
@@ -377,7 +383,10 @@ def rank_cold_start(
     if kept:
         points = np.concatenate(features)
         wanted = min(k or COLD_START_PER_CLASS * n_classes, len(kept))
-        chosen = [kept[int(i)].item_id for i in strategies.cold_start(points, wanted, seed=0)]
+        picks = strategies.cold_start(
+            points, wanted, seed=0, standardise=modality in MIXED_UNIT_FEATURES
+        )
+        chosen = [kept[int(i)].item_id for i in picks]
     with transaction(engine) as session:
         for item, reason in failures:
             catalog.record_ingest_error(
