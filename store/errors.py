@@ -29,3 +29,16 @@ class SchemaOutdatedError(StoreError):
 
 class AuthenticationError(StoreError):
     """A user name and password that do not match an account (the message never says which)."""
+
+
+class LeaseLostError(StoreError):
+    """An action on items the person no longer holds: their lease ran out and someone else took
+    the item, or it was labelled meanwhile. Nothing was written; ``item_ids`` names them."""
+
+    def __init__(self, item_ids: list[int]) -> None:
+        self.item_ids = item_ids
+        named = ", ".join(str(i) for i in item_ids[:10]) + (" …" if len(item_ids) > 10 else "")
+        super().__init__(
+            f"item{'s' if len(item_ids) > 1 else ''} {named} no longer yours: the lease ran out "
+            "and someone else took it, or it was labelled meanwhile; nothing was written"
+        )
