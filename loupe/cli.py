@@ -457,9 +457,15 @@ def _pseudo_text(pseudo: dict) -> str:
     )
 
 
+SNAPSHOT_REF_HELP = (
+    "PROJECT:NAME (finch:s1), or NAME with --project, or the snapshot's id as `loupe snapshot` "
+    "printed it: a bare number is always an id, never a name."
+)
+
+
 @app.command()
 def export(
-    snapshot: Annotated[str, typer.Argument(help="Snapshot id, or name with --project.")],
+    snapshot: Annotated[str, typer.Argument(help=f"The snapshot: {SNAPSHOT_REF_HELP}")],
     fmt: Annotated[
         str,
         typer.Option(
@@ -468,23 +474,39 @@ def export(
             "audacity, raven (audio), spectra, hdf5 (crop)",
         ),
     ],
-    out: Annotated[Path, typer.Option(help="Folder to write into.")],
+    out: Annotated[Path, typer.Option(help="Folder to write into; it must be empty.")],
     project: Annotated[
         str | None, typer.Option(help="Project of a snapshot named by name.")
     ] = None,
+    overwrite: Annotated[
+        bool, typer.Option(help="Write into a folder that already holds files.")
+    ] = False,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Export a snapshot, with manifest.json (snapshot, hash, counts, Loupe version)."""
     from prelabel.export import export_snapshot
+    from store.errors import AmbiguousError
 
     with user_errors(as_json):
-        manifest = export_snapshot(_engine(db), snapshot, fmt, out, project)
-    result = {"out": str(out)} | manifest
+        try:
+            manifest = export_snapshot(
+                _engine(db), snapshot, fmt, out, project, overwrite=overwrite
+            )
+        except AmbiguousError as e:
+            runs = [
+                f"loupe export {name}:{e.ref} --format {fmt} --out {out}" for name in e.projects
+            ]
+            raise AmbiguousError(
+                f"{e}\n  " + "\n  ".join(runs), ref=e.ref, projects=e.projects
+            ) from None
+    head = manifest["snapshot"]
+    result = {"out": str(out), "project": head["project"], "ref": head["ref"]} | manifest
     emit(
         as_json,
         result,
         lambda: (
+            f"snapshot {head['ref']} (id {head['id']}, sha256 {head['sha256'][:12]}): "
             f"{manifest['entries']} entries as {fmt} in {out} "
             f"({len(manifest['files'])} files + manifest.json)"
         ),
@@ -494,7 +516,7 @@ def export(
 @app.command()
 def train(
     project: str,
-    snapshot: Annotated[str, typer.Option(help="Snapshot id or name.")],
+    snapshot: Annotated[str, typer.Option(help=f"A snapshot of PROJECT: {SNAPSHOT_REF_HELP}")],
     arch: Annotated[str | None, typer.Option(help="Network; default per modality.")] = None,
     epochs: int = 30,
     batch_size: int = 64,
@@ -529,7 +551,8 @@ def train(
         as_json,
         result,
         lambda: (
-            f"model version {result['model_version']} ({result['arch']}): best epoch "
+            f"model version {result['model_version']} ({result['arch']}) from snapshot "
+            f"{result['snapshot_ref']}: best epoch "
             f"{result['best_epoch']}, val loss {result['val_loss']:.4f}, val accuracy "
             f"{result['val_accuracy']:.3f}, {result['samples_per_s']:.0f} samples/s "
             f"on {result['device']}"

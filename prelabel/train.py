@@ -19,7 +19,8 @@ from store.engine import transaction
 from store.errors import ValidationError
 from store.models import ModelVersion, Project
 from store.projects import get_project
-from store.snapshots import EntryRecord, get_snapshot, snapshot_entries
+from store.snapshot_refs import resolve_snapshot, snapshot_ref
+from store.snapshots import EntryRecord, snapshot_entries
 
 
 def refs_of(entries: list[EntryRecord]) -> list[ItemRef]:
@@ -60,7 +61,7 @@ def crop_augmenter(project: Project):  # type: ignore[no-untyped-def]
 def train_model(
     engine: Engine,
     project_name: str,
-    snapshot_ref: str,
+    ref: str,
     config: TrainConfig,
     *,
     models_dir: Path,
@@ -85,7 +86,7 @@ def train_model(
 
     with transaction(engine) as session:
         project = get_project(session, project_name)
-        snapshot = get_snapshot(session, snapshot_ref, project.id)
+        snapshot = resolve_snapshot(session, ref, project.name)
         entries = snapshot_entries(session, snapshot.id)
         snapshot_id, snapshot_name = snapshot.id, snapshot.name
     arch = config.arch or default_arch(project.modality)
@@ -169,7 +170,9 @@ def train_model(
     return {
         "model_version": version_id,
         "arch": arch,
+        "project": project.name,
         "snapshot": snapshot_id,
+        "snapshot_ref": snapshot_ref(project.name, snapshot_name),
         "checkpoint": str(checkpoint),
         "sha256": sha256,
         "best_epoch": result.best_epoch,

@@ -29,3 +29,12 @@ class SchemaOutdatedError(StoreError):
 
 class AuthenticationError(StoreError):
     """A user name and password that do not match an account (the message never says which)."""
+
+
+class AmbiguousError(StoreError):
+    """A reference that matches rows in more than one project."""
+
+    def __init__(self, message: str, *, ref: str, projects: list[str]) -> None:
+        super().__init__(message)
+        self.ref = ref
+        self.projects = projects

@@ -22,7 +22,7 @@ from sqlalchemy import exists, func, insert, select
 from sqlalchemy.orm import Session
 
 from store.annotations import audit_labels
-from store.errors import DuplicateError, NotFoundError, ValidationError
+from store.errors import DuplicateError, ValidationError
 from store.models import (
     Annotation,
     IngestError,
@@ -34,6 +34,7 @@ from store.models import (
     Suggestion,
 )
 from store.queue import done_condition
+from store.snapshot_refs import check_snapshot_name
 
 SPLIT_FRACTIONS = (("train", 0.70), ("val", 0.15), ("test", 0.15))
 LABELLING_ACTIONS = ("import", "accept", "edit", "add")
@@ -285,7 +286,8 @@ def create_snapshot(
     Raises
     ------
     ValidationError
-        No item has a resolved label yet.
+        No item has a resolved label yet, or the name could be read as an id or holds a
+        project prefix.
     DuplicateError
         A snapshot of that name exists.
     """
@@ -315,7 +317,7 @@ def create_snapshot(
     number = (
         session.scalar(select(func.count()).where(Snapshot.project_id == project_id)) or 0
     ) + 1
-    name = name or f"s{number}"
+    name = check_snapshot_name(name or f"s{number}")
     if session.scalar(
         select(Snapshot.id).where(Snapshot.project_id == project_id, Snapshot.name == name)
     ):
@@ -398,28 +400,6 @@ def _item_keys(session: Session, item_ids: Sequence[int]) -> dict[int, str]:
         ):
             keys[item_id] = f"{sha256}:{locator}"
     return keys
-
-
-def get_snapshot(session: Session, ref: str | int, project_id: int | None = None) -> Snapshot:
-    """A snapshot by id, or by name within a project.
-
-    Raises
-    ------
-    NotFoundError
-    """
-    query = select(Snapshot)
-    if isinstance(ref, int) or str(ref).isdigit():
-        query = query.where(Snapshot.id == int(ref))
-    else:
-        query = query.where(Snapshot.name == ref)
-    if project_id is not None:
-        query = query.where(Snapshot.project_id == project_id)
-    found = session.scalars(query).all()
-    if len(found) != 1:
-        where = "" if project_id is None else " in this project"
-        state = "no snapshot" if not found else "more than one snapshot"
-        raise NotFoundError(f"{state} {ref!r}{where}")
-    return found[0]
 
 
 @dataclass(frozen=True, slots=True)
