@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import Engine
 
-from loupe.output import emit, user_errors
+from loupe.output import emit, shows_progress, user_errors
 from store import catalog, schema
 from store.engine import make_engine, safe_url, transaction
 from store.projects import create_project, get_project, list_projects
@@ -23,7 +23,10 @@ app.add_typer(user_app, name="user")
 suggestions_app = typer.Typer(no_args_is_help=True, help="Model suggestions out of Loupe.")
 app.add_typer(suggestions_app, name="suggestions")
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")]
+JsonOpt = Annotated[
+    bool,
+    typer.Option("--json", help="Print exactly one JSON object on stdout, and no progress bars."),
+]
 DbOpt = Annotated[
     str | None,
     typer.Option("--db", help="Database URL (default: $LOUPE_DATABASE_URL or ./loupe.db)."),
@@ -306,7 +309,7 @@ def ingest(
             paths,
             labels_csv=labels,
             batch_size=settings.batch_size,
-            progress=not quiet,
+            progress=shows_progress(as_json, quiet),
             derived_dir=settings.derived_dir,
         )
     result = report.as_dict()
@@ -544,7 +547,7 @@ def train(
             snapshot,
             config,
             models_dir=settings.models_dir,
-            progress=not quiet,
+            progress=shows_progress(as_json, quiet),
             mlflow=mlflow,
         )
     emit(
@@ -597,8 +600,16 @@ def promote(
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Make a version active if it passes the gate. Exit 0 promoted, 3 below the threshold,
-    4 worse than the active version."""
+    """Make an evaluated version active if it passes the gate.
+
+    Run `loupe evaluate VERSION` first: promote reads the test-split macro-F1 that evaluate
+    stored and refuses a version that has none. It checks, in order: the macro-F1 reaches
+    --min-macro-f1; then (with --vs-active, the default) the version is not worse than the
+    project's active one, both scored on the same test items. A version that passes becomes
+    active and the previous one is retired.
+
+    Exit 0 promoted, 3 below the threshold, 4 worse than the active version.
+    """
     from prelabel.evaluate import promote_version
 
     with user_errors(as_json):
@@ -686,8 +697,10 @@ def loop(
                 project,
                 options,
                 models_dir=settings.models_dir,
-                progress=not quiet,
-                report=None if quiet else lambda line: typer.echo(line, err=True),
+                progress=shows_progress(as_json, quiet),
+                report=(lambda line: typer.echo(line, err=True))
+                if shows_progress(as_json, quiet)
+                else None,
             )
         except LoopStepFailed as e:
             if as_json:
@@ -744,7 +757,7 @@ def prelabel(
             batch_size=batch_size,
             limit=limit,
             device=device,
-            progress=not quiet,
+            progress=shows_progress(as_json, quiet),
             threads=threads,
         )
     emit(as_json, result, lambda: _prelabel_text(result))
@@ -869,7 +882,7 @@ def verify(
     from prelabel.verify import verify_crops
 
     with user_errors(as_json):
-        result = verify_crops(_engine(db), project, progress=not quiet)
+        result = verify_crops(_engine(db), project, progress=shows_progress(as_json, quiet))
     emit(
         as_json,
         result,
@@ -915,7 +928,13 @@ def demo(
     from prelabel.demo import build_demo
 
     with user_errors(as_json):
-        result = build_demo(workspace, database_url=_url(db), size=size, seed=seed)
+        result = build_demo(
+            workspace,
+            database_url=_url(db),
+            size=size,
+            seed=seed,
+            progress=shows_progress(as_json),
+        )
     emit(as_json, result, lambda: _demo_text(result))
     if serve_app:
         serve(port=port, host="localhost", db=_url(db))

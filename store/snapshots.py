@@ -37,6 +37,9 @@ from store.queue import done_condition
 from store.snapshot_refs import check_snapshot_name
 
 SPLIT_FRACTIONS = (("train", 0.70), ("val", 0.15), ("test", 0.15))
+MIN_CLASS_ITEMS_TO_SPLIT = len(SPLIT_FRACTIONS)
+"""Labelled items a class needs before the split gives it one in every split (train, val and
+test): below that, the hash alone decides, and a small snapshot may have no val items."""
 LABELLING_ACTIONS = ("import", "accept", "edit", "add")
 
 
@@ -129,7 +132,8 @@ def split_of(key: str) -> str:
 
 
 def assign_splits(labels: Sequence[ResolvedLabel]) -> dict[int, str]:
-    """Hash splits, stratified: a class with at least three items gets one in val and in test.
+    """Hash splits, stratified: a class with at least ``MIN_CLASS_ITEMS_TO_SPLIT`` items gets
+    one in val and in test.
 
     Only classes that the hash left without val or test items move an item, the one whose
     hash is highest among train items, so the assignment stays deterministic.
@@ -139,7 +143,7 @@ def assign_splits(labels: Sequence[ResolvedLabel]) -> dict[int, str]:
     for lab in labels:
         by_class[lab.label].append(lab)
     for members in by_class.values():
-        if len(members) < 3:
+        if len(members) < MIN_CLASS_ITEMS_TO_SPLIT:
             continue
         for needed in ("test", "val"):
             if any(splits[m.item_id] == needed for m in members):
