@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy import Engine
 
+from loupe.cli_manage import archive_app, delete_app, unarchive_app
+from loupe.options import DbOpt, JsonOpt, database_url, migrated_engine
 from loupe.output import emit, shows_progress, user_errors
 from store import catalog, schema
 from store.engine import make_engine, safe_url, transaction
@@ -22,26 +23,12 @@ app.add_typer(project_app, name="project")
 app.add_typer(user_app, name="user")
 suggestions_app = typer.Typer(no_args_is_help=True, help="Model suggestions out of Loupe.")
 app.add_typer(suggestions_app, name="suggestions")
+app.add_typer(archive_app, name="archive")
+app.add_typer(unarchive_app, name="unarchive")
+app.add_typer(delete_app, name="delete")
 
-JsonOpt = Annotated[
-    bool,
-    typer.Option("--json", help="Print exactly one JSON object on stdout, and no progress bars."),
-]
-DbOpt = Annotated[
-    str | None,
-    typer.Option("--db", help="Database URL (default: $LOUPE_DATABASE_URL or ./loupe.db)."),
-]
-
-
-def _url(db: str | None) -> str:
-    return load_settings(database_url=db).database_url
-
-
-def _engine(db: str | None) -> Engine:
-    """An engine on a database that is migrated to the code's schema."""
-    engine = make_engine(_url(db))
-    schema.require_current(engine)
-    return engine
+_url = database_url
+_engine = migrated_engine
 
 
 def _train_config(  # type: ignore[no-untyped-def]
@@ -113,7 +100,13 @@ def project_list(db: DbOpt = None, as_json: JsonOpt = False) -> None:
     """List projects with their item counts."""
     with user_errors(as_json), transaction(_engine(db)) as session:
         rows = [
-            {"id": p.id, "name": p.name, "modality": p.modality, "classes": p.classes}
+            {
+                "id": p.id,
+                "name": p.name,
+                "modality": p.modality,
+                "classes": p.classes,
+                "archived": p.archived_at is not None,
+            }
             | catalog.project_status(session, p.id)
             for p in list_projects(session)
         ]
@@ -123,7 +116,7 @@ def project_list(db: DbOpt = None, as_json: JsonOpt = False) -> None:
             return "no projects yet: loupe project create NAME --modality ... --classes ..."
         return "\n".join(
             f"{r['name']:<24} {r['modality']:<9} {r['items']:>9} items "
-            f"{r['labelled_items']:>9} labelled"
+            f"{r['labelled_items']:>9} labelled{' (archived)' if r['archived'] else ''}"
             for r in rows
         )
 

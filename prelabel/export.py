@@ -18,6 +18,7 @@ from sqlalchemy import Engine, select
 from learner.formats import writers
 from learner.formats.crops import read_hdf5_crops
 from learner.formats.spectra import read_spectrum_column
+from store.archive import archived_item_ids
 from store.engine import transaction
 from store.errors import ValidationError
 from store.models import Annotation, Project, Suggestion, User
@@ -67,7 +68,8 @@ def export_snapshot(
     overwrite: bool = False,
 ) -> dict:
     """Write the snapshot ``ref`` names (see :mod:`store.snapshot_refs`) in ``fmt`` under
-    ``out`` with ``manifest.json``.
+    ``out`` with ``manifest.json``. Entries of items archived since are left out, and counted
+    in the manifest's ``archived_left_out``.
 
     Returns the manifest.
 
@@ -88,6 +90,9 @@ def export_snapshot(
                 f"choose one of {', '.join(formats_for(project.modality))}"
             )
         entries = snapshot_entries(session, snapshot.id)
+        archived = archived_item_ids(session, project.id)
+        kept = [e for e in entries if e.item_id not in archived]
+        archived_left_out, entries = len(entries) - len(kept), kept
         provenance = _provenance(session, entries)
         head = {
             "id": snapshot.id,
@@ -115,6 +120,7 @@ def export_snapshot(
         "format": fmt,
         "loupe_version": loupe_version(),
         "entries": len(entries),
+        "archived_left_out": archived_left_out,
         "by_label": dict(sorted(Counter(e.label for e in entries).items())),
         "by_origin": dict(sorted(Counter(e.origin for e in entries).items())),
         "by_split": dict(sorted(Counter(e.split for e in entries).items())),

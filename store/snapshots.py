@@ -22,6 +22,7 @@ from sqlalchemy import exists, func, insert, select
 from sqlalchemy.orm import Session
 
 from store.annotations import audit_labels
+from store.archive import not_archived
 from store.errors import DuplicateError, ValidationError
 from store.models import (
     Annotation,
@@ -86,7 +87,7 @@ def resolve_labels(session: Session, project_id: int) -> Resolution:
         )
         .join(Item, Item.id == Annotation.item_id)
         .join(Source, Source.id == Item.source_id)
-        .where(Item.project_id == project_id)
+        .where(Item.project_id == project_id, not_archived(Item.id))
         .order_by(Annotation.item_id, Annotation.user_id, Annotation.created_at, Annotation.id)
     ).all()
     undone = {row.undoes_id for row in rows if row.action == "undo" and row.undoes_id is not None}
@@ -226,6 +227,7 @@ def pseudo_candidates(session: Session, project_id: int, version_id: int) -> lis
             Item.project_id == project_id,
             ~done_condition(Item.id),
             ~exists().where(IngestError.item_id == Item.id),
+            not_archived(Item.id),
         )
         .order_by(Suggestion.item_id)
     ).all()
