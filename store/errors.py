@@ -42,3 +42,12 @@ class LeaseLostError(StoreError):
             f"item{'s' if len(item_ids) > 1 else ''} {named} no longer yours: the lease ran out "
             "and someone else took it, or it was labelled meanwhile; nothing was written"
         )
+
+
+class AmbiguousError(StoreError):
+    """A reference that matches rows in more than one project."""
+
+    def __init__(self, message: str, *, ref: str, projects: list[str]) -> None:
+        super().__init__(message)
+        self.ref = ref
+        self.projects = projects

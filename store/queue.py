@@ -6,7 +6,8 @@ in the order of the project's strategy: lowest ``priority`` first, walked along 
 on (model version, priority) of open suggestions (prelabel and ``prelabel.ranking`` write the
 priorities). Items without a suggestion follow: first those the cold-start strategy ranked
 (``item.cold_rank``), then the rest in order of ingest. A person's own ``skip`` hides an item from
-that person only; items whose media could not be read are left out for everyone.
+that person only; items whose media could not be read, and archived items, are left out for
+everyone.
 
 A share of the picks (``audit_share``) is the *audit stream*: each pick is, with that
 probability, a uniformly random open item instead of the strategy's next one, found through the
@@ -46,6 +47,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
+from store.archive import not_archived
 from store.base import utcnow
 from store.errors import ValidationError
 from store.models import (
@@ -128,7 +130,7 @@ def _available(
         Lease.item_id == item_id, Lease.expires_at > now, Lease.user_id != user_id
     )
     unreadable = exists().where(IngestError.item_id == item_id)
-    return (~skipped, ~held_by_other, ~unreadable)
+    return (~skipped, ~held_by_other, ~unreadable, not_archived(item_id))
 
 
 def candidates(

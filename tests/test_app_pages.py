@@ -305,3 +305,20 @@ def test_every_page_of_an_empty_database_says_how_to_make_a_project(
     at = _open(signed_in, page)
     assert any("ingest data into it" in info.value for info in at.info)  # the page, not the sidebar
     assert not at.header  # the page stopped before its own content
+
+
+def test_sources_page_lets_an_admin_archive_a_source(piped_app: dict) -> None:
+    assert not [
+        s for s in _open(piped_app["user"], "pages/sources.py").subheader if "Archive" in s.value
+    ]
+    admin = piped_app["user"] | {"role": "admin"}
+    at = _open(admin, "pages/sources.py")
+    at.radio(key="admin-verb").set_value("delete").run()
+    at.button(key="admin-apply").click().run()
+    assert any("archive it instead" in e.value for e in at.error)  # annotated and in a snapshot
+    at.radio(key="admin-verb").set_value("archive").run()
+    at.button(key="admin-apply").click().run()
+    assert not at.exception
+    assert any("archived source" in s.value and "384 items" in s.value for s in at.success)
+    at = _open(admin, "pages/sources.py")
+    assert list(_frame_with(at, "uri")["archived"]) == [True]

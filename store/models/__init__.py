@@ -1,6 +1,7 @@
 """Every table of the store; importing this module registers them all on ``Base.metadata``."""
 
 from store.models.annotation import ACTIONS, Annotation, LabelIssue, Lease
+from store.models.deletion import REMOVABLE, AnnotationDeletePermit, Deletion
 from store.models.job import Job
 from store.models.model_version import ModelVersion, Suggestion
 from store.models.project import MODALITIES, Project, User
@@ -10,7 +11,10 @@ from store.models.source import IngestError, Item, Source
 __all__ = [
     "ACTIONS",
     "MODALITIES",
+    "REMOVABLE",
     "Annotation",
+    "AnnotationDeletePermit",
+    "Deletion",
     "IngestError",
     "Item",
     "Job",
