@@ -145,6 +145,10 @@ def build(url: str, items: int, workers: int) -> None:
             )
         with transaction(engine) as session:
             insert_suggestions(session, version_id, rows)
+    # planner statistics, as autovacuum (PostgreSQL) would have them soon after a real prelabel:
+    # without them PostgreSQL scans every open suggestion per pick (73 ms instead of 0.2 ms)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql("ANALYZE")
     engine.dispose()
 
 
