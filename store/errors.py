@@ -29,3 +29,13 @@ class SchemaOutdatedError(StoreError):
 
 class AuthenticationError(StoreError):
     """A user name and password that do not match an account (the message never says which)."""
+
+
+class JobRunningError(StoreError):
+    """A job that runs one at a time (the scheduled pass) is already running and alive."""
+
+    def __init__(self, kind: str, holders: str = "", *, job_id: int | None = None) -> None:
+        super().__init__(f"another {kind} job is running{holders}")
+        self.holders = holders
+        """`` (job 5, host:pid, heartbeat 3 s ago)``, or empty when the holder was not seen."""
+        self.job_id = job_id
