@@ -304,6 +304,7 @@ def ingest(
             batch_size=settings.batch_size,
             progress=shows_progress(as_json, quiet),
             derived_dir=settings.derived_dir,
+            stale_after_s=settings.job_stale_after_s,
         )
     result = report.as_dict()
     emit(as_json, result, lambda: _ingest_text(report.as_dict()))
@@ -329,6 +330,10 @@ def _ingest_text(r: dict) -> str:
     return "\n".join(lines)
 
 
+STATUS_JOBS = 5
+"""Latest jobs that ``loupe status`` shows."""
+
+
 @app.command()
 def status(
     project: str,
@@ -336,12 +341,18 @@ def status(
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Counts of sources, items, labels, errors, suggestions, snapshots and model versions."""
+    """Counts of sources, items, labels, errors, suggestions, snapshots and model versions, and
+    the latest jobs (a running one that stopped beating shows as interrupted)."""
+    from store.jobs import recent_jobs
+
     with user_errors(as_json), transaction(_engine(db)) as session:
+        stale_after_s = load_settings(database_url=db).job_stale_after_s
         p = get_project(session, project)
         counts = catalog.project_status(session, p.id)
         result = {"project": p.name, "modality": p.modality, "classes": p.classes} | counts
         result["labels"] = catalog.label_counts(session, p.id)
+        jobs = recent_jobs(session, p.id, stale_after_s=stale_after_s, limit=STATUS_JOBS)
+        result["jobs"] = [job.as_dict() for job in jobs]
         if errors:
             result["errors"] = [
                 {"path": e.path, "member": e.member, "item_id": e.item_id, "reason": e.reason}
@@ -354,12 +365,19 @@ def status(
         ]
         lines += [f"  {key:<15} {counts[key]}" for key in counts]
         lines += [f"  label {label!r}: {n}" for label, n in sorted(result["labels"].items())]
+        lines += [_job_line(job) for job in result["jobs"]]
         for e in result.get("errors", []):
             where = f" [{e['member']}]" if e["member"] else ""
             lines.append(f"  error: {e['path']}{where}: {e['reason']}")
         return "\n".join(lines)
 
     emit(as_json, result, text)
+
+
+def _job_line(job: dict) -> str:
+    of = f"/{job['total']}" if job["total"] is not None else ""
+    why = f" ({job['error'].splitlines()[-1]})" if job["error"] else ""
+    return f"  job {job['id']} {job['kind']}: {job['status']}, {job['done']}{of} done{why}"
 
 
 PseudoLabelsOpt = Annotated[
@@ -694,6 +712,7 @@ def loop(
                 report=(lambda line: typer.echo(line, err=True))
                 if shows_progress(as_json, quiet)
                 else None,
+                stale_after_s=settings.job_stale_after_s,
             )
         except LoopStepFailed as e:
             if as_json:
@@ -743,6 +762,7 @@ def prelabel(
     from prelabel.prelabel import run_prelabel
 
     with user_errors(as_json):
+        stale_after_s = load_settings(database_url=db).job_stale_after_s
         result = run_prelabel(
             _engine(db),
             project,
@@ -752,6 +772,7 @@ def prelabel(
             device=device,
             progress=shows_progress(as_json, quiet),
             threads=threads,
+            stale_after_s=stale_after_s,
         )
     emit(as_json, result, lambda: _prelabel_text(result))
 
@@ -778,6 +799,12 @@ def _prelabel_text(result: dict) -> str:
             f"{result['seconds']:.1f} s ({result['items_per_s']:.0f} items/s), "
             f"{result['suggestions']} suggestions, {result['failures']} failures"
         )
+        if result["done_before"] or result["took_over"]:
+            took = ", ".join(str(i) for i in result["took_over"])
+            lines.append(
+                f"{result['done_before']} items were prelabelled by earlier runs"
+                + (f" (took over interrupted job {took})" if took else "")
+            )
     return "\n".join(lines)
 
 

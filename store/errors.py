@@ -51,3 +51,13 @@ class AmbiguousError(StoreError):
         super().__init__(message)
         self.ref = ref
         self.projects = projects
+
+
+class JobRunningError(StoreError):
+    """A job that runs one at a time (the scheduled pass) is already running and alive."""
+
+    def __init__(self, kind: str, holders: str = "", *, job_id: int | None = None) -> None:
+        super().__init__(f"another {kind} job is running{holders}")
+        self.holders = holders
+        """`` (job 5, host:pid, heartbeat 3 s ago)``, or empty when the holder was not seen."""
+        self.job_id = job_id

@@ -139,6 +139,17 @@ def count_pending(session: Session, project_id: int, version_id: int) -> int:
     return session.scalar(query) or 0
 
 
+def count_suggested(session: Session, project_id: int, version_id: int) -> int:
+    """How many of the project's items the version has a suggestion for."""
+    query = (
+        select(func.count())
+        .select_from(Suggestion)
+        .join(Item, Item.id == Suggestion.item_id)
+        .where(Item.project_id == project_id, Suggestion.model_version_id == version_id)
+    )
+    return session.scalar(query) or 0
+
+
 def pending_items(
     session: Session, project_id: int, version_id: int, *, after_id: int = 0, limit: int = 1000
 ) -> list[PendingItem]:

@@ -168,6 +168,35 @@ def test_overview_shows_progress_people_model_and_errors(piped_app: dict) -> Non
     assert not at.info  # nothing is missing
 
 
+def test_overview_shows_a_killed_job_as_interrupted(piped_app: dict) -> None:
+    import datetime as dt
+    import os
+
+    from store.models import Job
+
+    engine = make_engine(os.environ["LOUPE_DATABASE_URL"])
+    killed = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    with transaction(engine) as session:
+        project = session.query(Project).filter_by(name="piped").one()
+        session.add(
+            Job(
+                project_id=project.id,
+                kind="prelabel",
+                status="running",
+                started_at=killed,
+                heartbeat_at=killed,
+            )
+        )
+    engine.dispose()
+
+    at = _open(piped_app["user"], "pages/overview.py")
+
+    jobs = _frame_with(at, "heartbeat (s ago)")
+    assert list(jobs["kind"]) == ["prelabel", "ingest"]  # newest first
+    assert list(jobs["status"]) == ["interrupted", "done"]
+    assert jobs["error"][0].startswith("no heartbeat for 30")
+
+
 def test_models_page_lists_snapshots_versions_and_commands(piped_app: dict) -> None:
     at = _open(piped_app["user"], "pages/models.py")
 

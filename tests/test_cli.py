@@ -296,3 +296,44 @@ def test_promote_help_says_evaluation_comes_first() -> None:
     text = " ".join(result.stdout.split())
     assert "Run `loupe evaluate VERSION` first" in text
     assert "--min-macro-f1" in text and "same test items" in text
+
+
+def test_status_shows_a_killed_job_as_interrupted(db_url: str, monkeypatch) -> None:
+    import datetime as dt
+
+    from store.engine import make_engine, transaction
+    from store.models import Job
+    from store.projects import create_project
+
+    engine = make_engine(db_url)
+    killed = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    with transaction(engine) as session:
+        project = create_project(session, "spatter", "crop", ["a", "b"])
+        session.add(
+            Job(
+                project_id=project.id,
+                kind="prelabel",
+                status="running",
+                done=250,
+                total=1000,
+                started_at=killed,
+                heartbeat_at=killed,
+            )
+        )
+    engine.dispose()
+
+    code, status = loupe_json(db_url, "status", "spatter")
+    assert code == 0
+    [job] = status["jobs"]
+    assert (job["kind"], job["status"], job["done"], job["total"]) == (
+        "prelabel",
+        "interrupted",
+        250,
+        1000,
+    )
+    assert job["error"].startswith("no heartbeat for 30")
+    code, text, _ = loupe(db_url, "status", "spatter")
+    assert code == 0 and "prelabel: interrupted, 250/1000 done (no heartbeat for 30" in text
+
+    monkeypatch.setenv("LOUPE_JOB_STALE_AFTER_S", "600")  # a slower heartbeat is still alive
+    assert loupe_json(db_url, "status", "spatter")[1]["jobs"][0]["status"] == "running"
