@@ -14,7 +14,7 @@ import streamlit as st
 
 from annotator import cache, state
 from learner.strategies import DEFAULT_AUDIT_SHARE
-from store import queue
+from store import leases, queue
 from store.annotations import Action, add_segment, record, undo_last
 from store.catalog import record_ingest_error
 from store.engine import transaction
@@ -266,8 +266,8 @@ def _take_back(project: ProjectRef, on_screen: list[int], limit: int | None) -> 
             st.session_state[state.NOTICE] = "Nothing to undo."
             return []
         wanted = items[:limit]
-        queue.release(session, signed_in()["id"], [i for i in on_screen if i not in items])
-        got = queue.claim(session, signed_in()["id"], wanted, lease=_lease())
+        leases.release(session, signed_in()["id"], [i for i in on_screen if i not in items])
+        got = leases.claim(session, signed_in()["id"], wanted, lease=_lease())
         version = queue.active_version(session, project.id)
         shown = queue.load_items(session, [i for i in wanted if i in got], version and version.id)
     st.session_state[state.NOTICE] = (

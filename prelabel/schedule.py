@@ -31,12 +31,12 @@ from prelabel.ingest import ingest
 from prelabel.jobs import JobRecorder
 from prelabel.loop import LoopStepFailed, loop_options, run_loop
 from prelabel.prelabel import run_prelabel
+from store.actions import not_undone
 from store.engine import transaction
 from store.errors import JobRunningError, NotFoundError, StoreError
 from store.jobs import DEFAULT_STALE_AFTER_S
 from store.models import Annotation, Item, Job, ModelVersion, Project, User
 from store.projects import IMPORT_USER, get_project, list_projects
-from store.queue import not_undone
 from store.settings import Settings, loop_settings
 
 

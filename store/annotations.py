@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, insert, select, true
 from sqlalchemy.orm import Session
 
+from store.actions import DONE_ACTIONS, done_condition, not_undone
 from store.base import utcnow
 from store.catalog import ItemRow, insert_items, item_ids
 from store.errors import LeaseLostError, NotFoundError, ValidationError
+from store.leases import lock_items
 from store.models import Annotation, Item, Lease, Project, Source, User
-from store.queue import DONE_ACTIONS, close, done_condition, lock_items, not_undone, reopen
+from store.queue import close, reopen
 
 USER_ACTIONS = ("accept", "edit", "reject", "skip", "add")
 

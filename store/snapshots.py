@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy import exists, func, insert, select
 from sqlalchemy.orm import Session
 
+from store.actions import done_condition
 from store.annotations import audit_labels
 from store.archive import not_archived
 from store.errors import DuplicateError, ValidationError
@@ -34,7 +35,6 @@ from store.models import (
     Source,
     Suggestion,
 )
-from store.queue import done_condition
 from store.snapshot_refs import check_snapshot_name
 
 SPLIT_FRACTIONS = (("train", 0.70), ("val", 0.15), ("test", 0.15))

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, and_, bindparam, exists, false, func, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from store.actions import DONE_ACTIONS, done_condition, not_undone
 from store.archive import not_archived
 from store.base import utcnow
 from store.errors import NotFoundError
 from store.models import Annotation, IngestError, Item, ModelVersion, Source, Suggestion
-from store.queue import DONE_ACTIONS, done_condition, not_undone
 
 
 @dataclass(frozen=True, slots=True)

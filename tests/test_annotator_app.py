@@ -249,7 +249,7 @@ def test_item_with_missing_media_shows_a_message_and_can_be_skipped(app_env: str
 
 def take_over(url: str, item_ids: list[int]) -> None:
     """The signed-in person's leases on ``item_ids`` run out, and ``bob`` takes the items."""
-    from store import queue
+    from store import leases
     from store.accounts import add_user
 
     engine = make_engine(url)
@@ -260,7 +260,7 @@ def take_over(url: str, item_ids: list[int]) -> None:
             .values(expires_at=utcnow() - dt.timedelta(minutes=1))
         )
         bob, _ = add_user(session, "bob", "annotator", None)
-        assert queue.claim(session, bob.id, item_ids) == set(item_ids)
+        assert leases.claim(session, bob.id, item_ids) == set(item_ids)
     engine.dispose()
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from test_queue import CLASSES, make_crops, next_ids
 
-from store import queue
+from store import leases, queue
 from store.annotations import Action, record
 from store.base import utcnow
 from store.engine import transaction
@@ -33,11 +33,11 @@ def accept(session: Session, project_id: int, user, item_id: int, **kwargs) -> l
 def test_claim_never_hands_out_an_item_someone_labelled(engine: Engine, make_project) -> None:  # type: ignore[no-untyped-def]
     project_id, ids, alice, bob = make_crops(engine, make_project, 2, [0.5, 0.6])
     with transaction(engine) as session:
-        assert queue.claim(session, alice.id, [ids[0]]) == {ids[0]}
+        assert leases.claim(session, alice.id, [ids[0]]) == {ids[0]}
         accept(session, project_id, alice, ids[0], require_lease=True)
     # Bob read the candidates before Alice's accept committed; his claim comes after it.
     with transaction(engine) as session:
-        assert queue.claim(session, bob.id, [ids[0]]) == set()
+        assert leases.claim(session, bob.id, [ids[0]]) == set()
         assert session.scalar(select(Lease).where(Lease.item_id == ids[0])) is None
 
 
@@ -46,9 +46,9 @@ def test_claim_with_a_limit_takes_items_in_order_until_it_has_enough(
 ) -> None:  # type: ignore[no-untyped-def]
     project_id, ids, alice, bob = make_crops(engine, make_project, 4, None)
     with transaction(engine) as session:
-        queue.claim(session, alice.id, [ids[1]])
+        leases.claim(session, alice.id, [ids[1]])
     with transaction(engine) as session:
-        got = queue.claim(session, bob.id, [ids[1], ids[0], ids[2], ids[3]], limit=2)
+        got = leases.claim(session, bob.id, [ids[1], ids[0], ids[2], ids[3]], limit=2)
     assert got == {ids[0], ids[2]}
 
 
@@ -97,7 +97,7 @@ def test_a_page_with_one_lost_lease_writes_nothing(engine: Engine, make_project)
             .where(Lease.item_id == ids[1])
             .values(expires_at=utcnow() - dt.timedelta(minutes=1))
         )
-        assert queue.claim(session, bob.id, [ids[1]]) == {ids[1]}
+        assert leases.claim(session, bob.id, [ids[1]]) == {ids[1]}
     with pytest.raises(LeaseLostError) as refused, transaction(engine) as session:
         project = session.get(Project, project_id)
         page = [Action(i, "accept", CLASSES[0]) for i in ids[:2]]
@@ -129,10 +129,10 @@ def test_postgres_claim_passes_over_an_item_being_labelled(engine: Engine, make_
     assert accepted.wait(10)
     started = time.monotonic()
     with transaction(engine) as session:
-        assert queue.claim(session, bob.id, [ids[0]]) == set()
+        assert leases.claim(session, bob.id, [ids[0]]) == set()
     assert time.monotonic() - started < 5  # passed over, not waited for
     finish.set()
     worker.join()
     with transaction(engine) as session:
-        assert queue.claim(session, bob.id, [ids[0]]) == set()
+        assert leases.claim(session, bob.id, [ids[0]]) == set()
     assert next_ids(engine, project_id, bob) == [ids[1]]
