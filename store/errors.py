@@ -29,3 +29,7 @@ class SchemaOutdatedError(StoreError):
 
 class AuthenticationError(StoreError):
     """A user name and password that do not match an account (the message never says which)."""
+
+
+class PermissionDeniedError(StoreError):
+    """A person's role does not allow what they tried (see ``store.permissions``)."""
