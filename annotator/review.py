@@ -12,13 +12,14 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from annotator import cache, state
+from annotator import access, cache, state
 from learner.strategies import DEFAULT_AUDIT_SHARE
 from store import queue
 from store.annotations import Action, add_segment, record, undo_last
 from store.catalog import record_ingest_error
 from store.engine import transaction
 from store.models import Project, User
+from store.permissions import Permission
 from store.queue import QueueItem
 
 SPAN_STEP_S = 0.005
@@ -166,6 +167,8 @@ def skip(project: ProjectRef) -> None:
 
 
 def _act(project: ProjectRef, action: str, label: str | None, span) -> None:  # type: ignore[no-untyped-def]
+    if not access.permitted(Permission.ANNOTATE):
+        return
     item: QueueItem = st.session_state[state.ITEM]
     with transaction(cache.engine()) as session:
         record(
@@ -196,6 +199,8 @@ def toggle_adding() -> None:
 
 def add_drawn_segment(project: ProjectRef, label: str) -> None:
     """Register the drawn span as a segment nothing proposed; the current item stays."""
+    if not access.permitted(Permission.ANNOTATE):
+        return
     item: QueueItem = st.session_state[state.ITEM]
     span = edit_span(item)
     if span is None:
@@ -249,6 +254,8 @@ def undo(project: ProjectRef) -> None:
 def _take_back(project: ProjectRef, on_screen: list[int], limit: int | None) -> list[QueueItem]:
     """Undo the last action, give back the leases of what is on screen, lease the undone items
     again (up to ``limit``) and return them to be shown; an empty list if nothing was undone."""
+    if not access.permitted(Permission.ANNOTATE):
+        return []
     _started()
     with transaction(cache.engine()) as session:
         items = undo_last(session, session.get(Project, project.id), _user(session))
@@ -270,6 +277,8 @@ def _take_back(project: ProjectRef, on_screen: list[int], limit: int | None) -> 
 
 def mark_unreadable(project: ProjectRef, item: QueueItem, reason: str) -> None:
     """Record that the item's media cannot be read, so that nobody is handed it again."""
+    if not access.permitted(Permission.ANNOTATE):
+        return
     with transaction(cache.engine()) as session:
         record_ingest_error(
             session, project.id, item.source_uri, reason, member=item.member, item_id=item.item_id
@@ -334,6 +343,8 @@ def flip(project: ProjectRef, item: QueueItem) -> None:
 
 def accept_page(project: ProjectRef, size: int) -> None:
     """Every crop on the page gets its shown label (crops with none are skipped)."""
+    if not access.permitted(Permission.ANNOTATE):
+        return
     _started()
     page: list[QueueItem] = st.session_state.get(state.PAGE) or []
     if not page:

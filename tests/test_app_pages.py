@@ -49,7 +49,7 @@ def piped_app(sqlite_template: Path, tmp_path: Path, shared_data: Path, monkeypa
     ingest(engine, "piped", [shared_data / "crops/piped"], progress=False, derived_dir=tmp_path)
     with transaction(engine) as session:
         project = session.query(Project).filter_by(name="piped").one()
-        user, _ = add_user(session, "ana", "reviewer", None)
+        user, _ = add_user(session, "ana", "admin", None)  # models and sources are admin pages
         items = session.query(Item.id).filter_by(project_id=project.id).order_by(Item.id).all()
         record(
             session,
@@ -213,7 +213,7 @@ def test_pages_of_an_empty_project_say_what_is_missing(
     engine = make_engine(url)
     with transaction(engine) as session:
         create_project(session, "empty", "audio", ["call"])
-        user, _ = add_user(session, "ben", "annotator", None)
+        user, _ = add_user(session, "ben", "admin", None)
         signed_in = {"id": user.id, "name": user.name, "role": user.role}
     engine.dispose()
     monkeypatch.setenv("LOUPE_DATABASE_URL", url)
@@ -298,7 +298,7 @@ def test_every_page_of_an_empty_database_says_how_to_make_a_project(
     url = _database(sqlite_template, tmp_path)
     engine = make_engine(url)
     with transaction(engine) as session:
-        user, _ = add_user(session, "ana", "annotator", None)
+        user, _ = add_user(session, "ana", "admin", None)
         signed_in = {"id": user.id, "name": user.name, "role": user.role}
     engine.dispose()
     monkeypatch.setenv("LOUPE_DATABASE_URL", url)

@@ -5,9 +5,11 @@ import io
 
 import streamlit as st
 
-from annotator import cache, workspace
+from annotator import access, cache, workspace
 from store import reports
 from store.engine import transaction
+
+access.page_or_stop(__file__)
 
 ERROR_COLUMNS = ("created_at", "path", "member", "item_id", "reason")
 
