@@ -13,7 +13,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Protocol
 
+from sqlalchemy.orm import Session
+
 from store.errors import PermissionDeniedError
+from store.models import AccessRefusal
 
 
 class Permission(StrEnum):
@@ -80,3 +83,14 @@ def require(who: str | HasRole, permission: Permission) -> None:
     raise PermissionDeniedError(
         f"{person}({_role(who)}) may not {permission.value}: ask an admin for a role that may"
     )
+
+
+def record_refusal(
+    session: Session, user_id: int, role: str, permission: Permission, target: str | None = None
+) -> AccessRefusal:
+    """Keep a refusal: who (``user_id`` with the ``role`` that was checked), what permission
+    it lacked, and what it asked for (``target``: a page's script, the object of an action)."""
+    refusal = AccessRefusal(user_id=user_id, role=role, permission=permission.value, target=target)
+    session.add(refusal)
+    session.flush()
+    return refusal

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
+from store.accounts import add_user
+from store.engine import transaction
 from store.errors import PermissionDeniedError
-from store.models import User
+from store.models import AccessRefusal, User
 from store.models.project import ROLES
-from store.permissions import ROLE_PERMISSIONS, Permission, allowed, permissions_of, require
+from store.permissions import (
+    ROLE_PERMISSIONS,
+    Permission,
+    allowed,
+    permissions_of,
+    record_refusal,
+    require,
+)
 
 P = Permission
 EXPECTED = {
@@ -52,3 +62,18 @@ def test_an_unknown_role_is_rejected(role: str) -> None:
         assert not allowed(role, permission)
         with pytest.raises(PermissionDeniedError):
             require(role, permission)
+
+
+def test_a_refusal_is_kept_with_person_role_permission_and_target(engine) -> None:  # type: ignore[no-untyped-def]
+    with transaction(engine) as session:
+        user, _ = add_user(session, "ana", "annotator", None)
+        record_refusal(session, user.id, user.role, Permission.MANAGE_MODELS, "pages/models.py")
+    with transaction(engine) as session:
+        [kept] = session.scalars(select(AccessRefusal)).all()
+        assert (kept.user_id, kept.role, kept.permission, kept.target) == (
+            user.id,
+            "annotator",
+            "manage models",
+            "pages/models.py",
+        )
+        assert kept.created_at is not None

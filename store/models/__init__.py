@@ -1,5 +1,6 @@
 """Every table of the store; importing this module registers them all on ``Base.metadata``."""
 
+from store.models.access import AccessRefusal
 from store.models.annotation import ACTIONS, Annotation, LabelIssue, Lease
 from store.models.job import Job
 from store.models.model_version import ModelVersion, Suggestion
@@ -9,6 +10,7 @@ from store.models.source import IngestError, Item, Source
 
 __all__ = [
     "ACTIONS",
+    "AccessRefusal",
     "MODALITIES",
     "Annotation",
     "IngestError",
