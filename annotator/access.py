@@ -15,9 +15,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from annotator import auth, state
+from annotator import auth, cache, state
+from store.engine import transaction
 from store.errors import PermissionDeniedError
-from store.permissions import Permission, require
+from store.permissions import Permission, record_refusal, require
 from store.permissions import allowed as role_allowed
 
 log = logging.getLogger(__name__)
@@ -72,9 +73,25 @@ def allowed(permission: Permission) -> bool:
     return role_allowed(_role(), permission)
 
 
-def permitted(permission: Permission) -> bool:
+def _refused(user: dict, permission: Permission, target: str | None) -> None:
+    """Log a refusal at WARNING and keep it in the database."""
+    log.warning(
+        "refused: user %r (id %s, role %r) may not %s%s",
+        user.get("name"),
+        user.get("id"),
+        user.get("role"),
+        permission.value,
+        f" ({target})" if target else "",
+    )
+    if user.get("id") is not None:
+        with transaction(cache.engine()) as session:
+            record_refusal(session, user["id"], user.get("role") or "", permission, target)
+
+
+def permitted(permission: Permission, target: str | None = None) -> bool:
     """The guard at the top of a callback that writes: True if the signed-in person may do it;
-    otherwise the refusal is logged (person, role, permission), said on screen, and False.
+    otherwise the refusal is logged (person, role, permission, ``target``: what it was for) and
+    kept in the database, said on screen, and False.
 
     The role is read from the account, not from the session: a role changed while a page was
     open counts from the next press of its buttons."""
@@ -82,13 +99,7 @@ def permitted(permission: Permission) -> bool:
     try:
         require(user.get("role", ""), permission)
     except PermissionDeniedError:
-        log.warning(
-            "refused: user %r (id %s, role %r) may not %s",
-            user.get("name"),
-            user.get("id"),
-            user.get("role"),
-            permission.value,
-        )
+        _refused(user, permission, target)
         st.session_state[state.REFUSED] = (
             f"Not done: your role ({user.get('role') or 'none'}) may not {permission.value}."
         )
@@ -113,14 +124,11 @@ def page_or_stop(script: str) -> None:
         st.stop()
     path = f"pages/{Path(script).name}"
     permission = next((p.permission for p in PAGES if p.path == path), None)
+    if permission is None:  # a page nobody mapped opens to nobody (a test keeps PAGES whole)
+        log.warning("refused: %s is not in access.PAGES, so it opens to no role", path)
     if permission is None or not role_allowed(user["role"], permission):
-        log.warning(
-            "refused: user %r (id %s, role %r) may not open %s",
-            user["name"],
-            user["id"],
-            user["role"],
-            path,
-        )
+        if permission is not None:
+            _refused(user, permission, path)
         st.error(f"This page is not open to your role ({user['role']}).", icon=":material/block:")
         st.stop()
 

@@ -27,7 +27,7 @@ def decide(
     project: ProjectRef, issue_id: int, item: QueueItem, given: str, label: str, status: str
 ) -> None:
     """Keep ``given`` (the reviewer's own vote for it) or change it to ``label`` (an edit)."""
-    if not access.permitted(Permission.REVIEW_LABELS):
+    if not access.permitted(Permission.REVIEW_LABELS, f"label issue {issue_id}"):
         return
     started = st.session_state.get(state.ISSUE_SHOWN, (None, None))
     duration = time.monotonic() - started[1] if started[0] == issue_id else None
