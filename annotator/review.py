@@ -14,10 +14,11 @@ import streamlit as st
 
 from annotator import access, cache, state
 from learner.strategies import DEFAULT_AUDIT_SHARE
-from store import queue
+from store import leases, queue
 from store.annotations import Action, add_segment, record, undo_last
 from store.catalog import record_ingest_error
 from store.engine import transaction
+from store.errors import LeaseLostError
 from store.models import Project, User
 from store.permissions import Permission
 from store.queue import QueueItem
@@ -170,25 +171,34 @@ def _act(project: ProjectRef, action: str, label: str | None, span) -> None:  # 
     if not access.permitted(Permission.ANNOTATE):
         return
     item: QueueItem = st.session_state[state.ITEM]
-    with transaction(cache.engine()) as session:
-        record(
-            session,
-            session.get(Project, project.id),
-            _user(session),
-            [
-                Action(
-                    item.item_id,
-                    action,
-                    label,
-                    span[0] if span else None,
-                    span[1] if span else None,
-                    item.suggestion_id,
-                    item.model_version_id,
-                    _elapsed(),
-                )
-            ],
+    try:
+        with transaction(cache.engine()) as session:
+            record(
+                session,
+                session.get(Project, project.id),
+                _user(session),
+                [
+                    Action(
+                        item.item_id,
+                        action,
+                        label,
+                        span[0] if span else None,
+                        span[1] if span else None,
+                        item.suggestion_id,
+                        item.model_version_id,
+                        _elapsed(),
+                    )
+                ],
+                require_lease=True,
+            )
+            _show_next(project, session)
+    except LeaseLostError:
+        _show_next(project)
+        st.session_state[state.NOTICE] = (
+            f"Item {item.item_id} was not saved: it was kept for you too long and someone else "
+            "took it (or labelled it) meanwhile. Here is the next one."
         )
-        _show_next(project, session)
+        return
     described = {"reject": "rejected", "skip": "skipped"}.get(action, f"{action}ed as {label}")
     st.session_state[state.NOTICE] = f"Item {item.item_id} {described}."
 
@@ -263,8 +273,8 @@ def _take_back(project: ProjectRef, on_screen: list[int], limit: int | None) -> 
             st.session_state[state.NOTICE] = "Nothing to undo."
             return []
         wanted = items[:limit]
-        queue.release(session, signed_in()["id"], [i for i in on_screen if i not in items])
-        got = queue.claim(session, signed_in()["id"], wanted, lease=_lease())
+        leases.release(session, signed_in()["id"], [i for i in on_screen if i not in items])
+        got = leases.claim(session, signed_in()["id"], wanted, lease=_lease())
         version = queue.active_version(session, project.id)
         shown = queue.load_items(session, [i for i in wanted if i in got], version and version.id)
     st.session_state[state.NOTICE] = (
@@ -371,11 +381,25 @@ def accept_page(project: ProjectRef, size: int) -> None:
                 each,
             )
         )
-    with transaction(cache.engine()) as session:
-        record(session, session.get(Project, project.id), _user(session), actions)
-        _next_page(project, size, session)
+    lost: list[int] = []
+    try:
+        _record_page(project, size, actions)
+    except LeaseLostError as e:  # save the crops still held; the others belong to someone else
+        lost = e.item_ids
+        actions = [a for a in actions if a.item_id not in set(lost)]
+        _record_page(project, size, actions)
     flipped = sum(a.action == "edit" for a in actions)
-    st.session_state[state.NOTICE] = f"Page of {len(actions)} saved ({flipped} flipped)."
+    st.session_state[state.NOTICE] = f"Page of {len(actions)} saved ({flipped} flipped)." + (
+        f" {len(lost)} not saved: kept too long, someone else took them meanwhile." if lost else ""
+    )
+
+
+def _record_page(project: ProjectRef, size: int, actions: list[Action]) -> None:
+    with transaction(cache.engine()) as session:
+        record(
+            session, session.get(Project, project.id), _user(session), actions, require_lease=True
+        )
+        _next_page(project, size, session)
 
 
 def undo_page(project: ProjectRef) -> None:

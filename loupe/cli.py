@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy import Engine
 
-from loupe.output import emit, user_errors
+from loupe.cli_manage import archive_app, delete_app, unarchive_app
+from loupe.options import DbOpt, JsonOpt, database_url, migrated_engine
+from loupe.output import emit, shows_progress, user_errors
 from store import catalog, schema
 from store.engine import make_engine, safe_url, transaction
 from store.projects import create_project, get_project, list_projects
@@ -22,23 +23,12 @@ app.add_typer(project_app, name="project")
 app.add_typer(user_app, name="user")
 suggestions_app = typer.Typer(no_args_is_help=True, help="Model suggestions out of Loupe.")
 app.add_typer(suggestions_app, name="suggestions")
+app.add_typer(archive_app, name="archive")
+app.add_typer(unarchive_app, name="unarchive")
+app.add_typer(delete_app, name="delete")
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")]
-DbOpt = Annotated[
-    str | None,
-    typer.Option("--db", help="Database URL (default: $LOUPE_DATABASE_URL or ./loupe.db)."),
-]
-
-
-def _url(db: str | None) -> str:
-    return load_settings(database_url=db).database_url
-
-
-def _engine(db: str | None) -> Engine:
-    """An engine on a database that is migrated to the code's schema."""
-    engine = make_engine(_url(db))
-    schema.require_current(engine)
-    return engine
+_url = database_url
+_engine = migrated_engine
 
 
 def _train_config(  # type: ignore[no-untyped-def]
@@ -110,7 +100,13 @@ def project_list(db: DbOpt = None, as_json: JsonOpt = False) -> None:
     """List projects with their item counts."""
     with user_errors(as_json), transaction(_engine(db)) as session:
         rows = [
-            {"id": p.id, "name": p.name, "modality": p.modality, "classes": p.classes}
+            {
+                "id": p.id,
+                "name": p.name,
+                "modality": p.modality,
+                "classes": p.classes,
+                "archived": p.archived_at is not None,
+            }
             | catalog.project_status(session, p.id)
             for p in list_projects(session)
         ]
@@ -120,7 +116,7 @@ def project_list(db: DbOpt = None, as_json: JsonOpt = False) -> None:
             return "no projects yet: loupe project create NAME --modality ... --classes ..."
         return "\n".join(
             f"{r['name']:<24} {r['modality']:<9} {r['items']:>9} items "
-            f"{r['labelled_items']:>9} labelled"
+            f"{r['labelled_items']:>9} labelled{' (archived)' if r['archived'] else ''}"
             for r in rows
         )
 
@@ -306,8 +302,9 @@ def ingest(
             paths,
             labels_csv=labels,
             batch_size=settings.batch_size,
-            progress=not quiet,
+            progress=shows_progress(as_json, quiet),
             derived_dir=settings.derived_dir,
+            stale_after_s=settings.job_stale_after_s,
         )
     result = report.as_dict()
     emit(as_json, result, lambda: _ingest_text(report.as_dict()))
@@ -333,6 +330,10 @@ def _ingest_text(r: dict) -> str:
     return "\n".join(lines)
 
 
+STATUS_JOBS = 5
+"""Latest jobs that ``loupe status`` shows."""
+
+
 @app.command()
 def status(
     project: str,
@@ -340,12 +341,18 @@ def status(
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Counts of sources, items, labels, errors, suggestions, snapshots and model versions."""
+    """Counts of sources, items, labels, errors, suggestions, snapshots and model versions, and
+    the latest jobs (a running one that stopped beating shows as interrupted)."""
+    from store.jobs import recent_jobs
+
     with user_errors(as_json), transaction(_engine(db)) as session:
+        stale_after_s = load_settings(database_url=db).job_stale_after_s
         p = get_project(session, project)
         counts = catalog.project_status(session, p.id)
         result = {"project": p.name, "modality": p.modality, "classes": p.classes} | counts
         result["labels"] = catalog.label_counts(session, p.id)
+        jobs = recent_jobs(session, p.id, stale_after_s=stale_after_s, limit=STATUS_JOBS)
+        result["jobs"] = [job.as_dict() for job in jobs]
         if errors:
             result["errors"] = [
                 {"path": e.path, "member": e.member, "item_id": e.item_id, "reason": e.reason}
@@ -358,12 +365,19 @@ def status(
         ]
         lines += [f"  {key:<15} {counts[key]}" for key in counts]
         lines += [f"  label {label!r}: {n}" for label, n in sorted(result["labels"].items())]
+        lines += [_job_line(job) for job in result["jobs"]]
         for e in result.get("errors", []):
             where = f" [{e['member']}]" if e["member"] else ""
             lines.append(f"  error: {e['path']}{where}: {e['reason']}")
         return "\n".join(lines)
 
     emit(as_json, result, text)
+
+
+def _job_line(job: dict) -> str:
+    of = f"/{job['total']}" if job["total"] is not None else ""
+    why = f" ({job['error'].splitlines()[-1]})" if job["error"] else ""
+    return f"  job {job['id']} {job['kind']}: {job['status']}, {job['done']}{of} done{why}"
 
 
 PseudoLabelsOpt = Annotated[
@@ -457,9 +471,15 @@ def _pseudo_text(pseudo: dict) -> str:
     )
 
 
+SNAPSHOT_REF_HELP = (
+    "PROJECT:NAME (finch:s1), or NAME with --project, or the snapshot's id as `loupe snapshot` "
+    "printed it: a bare number is always an id, never a name."
+)
+
+
 @app.command()
 def export(
-    snapshot: Annotated[str, typer.Argument(help="Snapshot id, or name with --project.")],
+    snapshot: Annotated[str, typer.Argument(help=f"The snapshot: {SNAPSHOT_REF_HELP}")],
     fmt: Annotated[
         str,
         typer.Option(
@@ -468,23 +488,39 @@ def export(
             "audacity, raven (audio), spectra, hdf5 (crop)",
         ),
     ],
-    out: Annotated[Path, typer.Option(help="Folder to write into.")],
+    out: Annotated[Path, typer.Option(help="Folder to write into; it must be empty.")],
     project: Annotated[
         str | None, typer.Option(help="Project of a snapshot named by name.")
     ] = None,
+    overwrite: Annotated[
+        bool, typer.Option(help="Write into a folder that already holds files.")
+    ] = False,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Export a snapshot, with manifest.json (snapshot, hash, counts, Loupe version)."""
     from prelabel.export import export_snapshot
+    from store.errors import AmbiguousError
 
     with user_errors(as_json):
-        manifest = export_snapshot(_engine(db), snapshot, fmt, out, project)
-    result = {"out": str(out)} | manifest
+        try:
+            manifest = export_snapshot(
+                _engine(db), snapshot, fmt, out, project, overwrite=overwrite
+            )
+        except AmbiguousError as e:
+            runs = [
+                f"loupe export {name}:{e.ref} --format {fmt} --out {out}" for name in e.projects
+            ]
+            raise AmbiguousError(
+                f"{e}\n  " + "\n  ".join(runs), ref=e.ref, projects=e.projects
+            ) from None
+    head = manifest["snapshot"]
+    result = {"out": str(out), "project": head["project"], "ref": head["ref"]} | manifest
     emit(
         as_json,
         result,
         lambda: (
+            f"snapshot {head['ref']} (id {head['id']}, sha256 {head['sha256'][:12]}): "
             f"{manifest['entries']} entries as {fmt} in {out} "
             f"({len(manifest['files'])} files + manifest.json)"
         ),
@@ -494,7 +530,7 @@ def export(
 @app.command()
 def train(
     project: str,
-    snapshot: Annotated[str, typer.Option(help="Snapshot id or name.")],
+    snapshot: Annotated[str, typer.Option(help=f"A snapshot of PROJECT: {SNAPSHOT_REF_HELP}")],
     arch: Annotated[str | None, typer.Option(help="Network; default per modality.")] = None,
     epochs: int = 30,
     batch_size: int = 64,
@@ -522,14 +558,15 @@ def train(
             snapshot,
             config,
             models_dir=settings.models_dir,
-            progress=not quiet,
+            progress=shows_progress(as_json, quiet),
             mlflow=mlflow,
         )
     emit(
         as_json,
         result,
         lambda: (
-            f"model version {result['model_version']} ({result['arch']}): best epoch "
+            f"model version {result['model_version']} ({result['arch']}) from snapshot "
+            f"{result['snapshot_ref']}: best epoch "
             f"{result['best_epoch']}, val loss {result['val_loss']:.4f}, val accuracy "
             f"{result['val_accuracy']:.3f}, {result['samples_per_s']:.0f} samples/s "
             f"on {result['device']}"
@@ -574,8 +611,16 @@ def promote(
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Make a version active if it passes the gate. Exit 0 promoted, 3 below the threshold,
-    4 worse than the active version."""
+    """Make an evaluated version active if it passes the gate.
+
+    Run `loupe evaluate VERSION` first: promote reads the test-split macro-F1 that evaluate
+    stored and refuses a version that has none. It checks, in order: the macro-F1 reaches
+    --min-macro-f1; then (with --vs-active, the default) the version is not worse than the
+    project's active one, both scored on the same test items. A version that passes becomes
+    active and the previous one is retired.
+
+    Exit 0 promoted, 3 below the threshold, 4 worse than the active version.
+    """
     from prelabel.evaluate import promote_version
 
     with user_errors(as_json):
@@ -663,8 +708,11 @@ def loop(
                 project,
                 options,
                 models_dir=settings.models_dir,
-                progress=not quiet,
-                report=None if quiet else lambda line: typer.echo(line, err=True),
+                progress=shows_progress(as_json, quiet),
+                report=(lambda line: typer.echo(line, err=True))
+                if shows_progress(as_json, quiet)
+                else None,
+                stale_after_s=settings.job_stale_after_s,
             )
         except LoopStepFailed as e:
             if as_json:
@@ -714,6 +762,7 @@ def prelabel(
     from prelabel.prelabel import run_prelabel
 
     with user_errors(as_json):
+        stale_after_s = load_settings(database_url=db).job_stale_after_s
         result = run_prelabel(
             _engine(db),
             project,
@@ -721,8 +770,9 @@ def prelabel(
             batch_size=batch_size,
             limit=limit,
             device=device,
-            progress=not quiet,
+            progress=shows_progress(as_json, quiet),
             threads=threads,
+            stale_after_s=stale_after_s,
         )
     emit(as_json, result, lambda: _prelabel_text(result))
 
@@ -749,6 +799,12 @@ def _prelabel_text(result: dict) -> str:
             f"{result['seconds']:.1f} s ({result['items_per_s']:.0f} items/s), "
             f"{result['suggestions']} suggestions, {result['failures']} failures"
         )
+        if result["done_before"] or result["took_over"]:
+            took = ", ".join(str(i) for i in result["took_over"])
+            lines.append(
+                f"{result['done_before']} items were prelabelled by earlier runs"
+                + (f" (took over interrupted job {took})" if took else "")
+            )
     return "\n".join(lines)
 
 
@@ -846,7 +902,7 @@ def verify(
     from prelabel.verify import verify_crops
 
     with user_errors(as_json):
-        result = verify_crops(_engine(db), project, progress=not quiet)
+        result = verify_crops(_engine(db), project, progress=shows_progress(as_json, quiet))
     emit(
         as_json,
         result,
@@ -892,7 +948,13 @@ def demo(
     from prelabel.demo import build_demo
 
     with user_errors(as_json):
-        result = build_demo(workspace, database_url=_url(db), size=size, seed=seed)
+        result = build_demo(
+            workspace,
+            database_url=_url(db),
+            size=size,
+            seed=seed,
+            progress=shows_progress(as_json),
+        )
     emit(as_json, result, lambda: _demo_text(result))
     if serve_app:
         serve(port=port, host="localhost", db=_url(db))

@@ -16,6 +16,15 @@ EXIT_USAGE = 2
 """A mistake in what was asked (unknown project, bad class list, unreachable database)."""
 
 
+def shows_progress(as_json: bool, quiet: bool = False) -> bool:
+    """Whether a command draws progress bars and step lines on stderr.
+
+    Never with ``--json``: a script reading the one JSON object should not have to strip
+    terminal output from the other stream either.
+    """
+    return not (as_json or quiet)
+
+
 def emit(as_json: bool, result: dict, text: Callable[[], str]) -> None:
     if as_json:
         sys.stdout.write(json.dumps(result, default=str) + "\n")

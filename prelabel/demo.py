@@ -57,22 +57,30 @@ PROJECTS = {
 }
 
 
-def build_demo(workspace: Path, *, database_url: str, size: str = "small", seed: int = 0) -> dict:
+def build_demo(
+    workspace: Path,
+    *,
+    database_url: str,
+    size: str = "small",
+    seed: int = 0,
+    progress: bool = True,
+) -> dict:
     """Generate, migrate, create, ingest, train, prelabel; every step is skipped when done.
+    ``progress`` draws progress bars on stderr.
 
     Returns the workspace, the database and per-project counts.
     """
     if size not in SIZES:
         raise ValueError(f"unknown demo size {size!r}: choose one of {', '.join(SIZES)}")
     workspace = workspace.expanduser().resolve()
-    folders = generate_data(workspace, SIZES[size], seed)
+    folders = generate_data(workspace, SIZES[size], seed, progress)
     schema.upgrade(database_url)
     engine = make_engine(database_url)
     create_projects(engine)
     ensure_demo_user(engine)
-    ingest_data(engine, folders)
-    models = train_first_models(engine, workspace / "models")
-    prelabel_all(engine)
+    ingest_data(engine, folders, progress)
+    models = train_first_models(engine, workspace / "models", progress)
+    prelabel_all(engine, progress)
     counts = project_counts(engine)
     engine.dispose()
     return {
@@ -84,7 +92,9 @@ def build_demo(workspace: Path, *, database_url: str, size: str = "small", seed:
     }
 
 
-def generate_data(workspace: Path, size: DemoSize, seed: int) -> dict[str, Path]:
+def generate_data(
+    workspace: Path, size: DemoSize, seed: int, progress: bool = True
+) -> dict[str, Path]:
     folders = {name: workspace / name.removeprefix("demo-") for name in PROJECTS}
     audio, spectra, crops = folders["demo-audio"], folders["demo-spectra"], folders["demo-crops"]
     if not any(audio.glob("*.wav")):
@@ -95,7 +105,7 @@ def generate_data(workspace: Path, size: DemoSize, seed: int) -> dict[str, Path]
         write_partial_spectrum_labels(spectra, size.spectra_labelled)
     if not any(crops.glob("*.h5")):
         write_crop_store(
-            crops, size.crops, seed=seed, labelled_fraction=size.crops_labelled, progress=True
+            crops, size.crops, seed=seed, labelled_fraction=size.crops_labelled, progress=progress
         )
     return folders
 
@@ -148,16 +158,16 @@ def ensure_demo_user(engine: Engine) -> None:
             add_user(session, DEMO_USER, "admin", DEMO_PASSWORD)
 
 
-def ingest_data(engine: Engine, folders: dict[str, Path]) -> None:
+def ingest_data(engine: Engine, folders: dict[str, Path], progress: bool = True) -> None:
     for name, folder in folders.items():
         labels = folder.parent / "spectra-labels.csv" if name == "demo-spectra" else None
-        ingest(engine, name, [folder], labels_csv=labels, progress=True)
+        ingest(engine, name, [folder], labels_csv=labels, progress=progress)
 
 
 DEMO_EPOCHS = 40
 
 
-def train_first_models(engine: Engine, models_dir: Path) -> dict[str, dict]:
+def train_first_models(engine: Engine, models_dir: Path, progress: bool = True) -> dict[str, dict]:
     """A first model per project from its imported labels: snapshot, train, evaluate, promote.
     Projects that already have an active version keep it."""
     models = {}
@@ -174,7 +184,9 @@ def train_first_models(engine: Engine, models_dir: Path) -> dict[str, dict]:
                 continue
             snapshot = create_snapshot(session, project.id).name
         config = TrainConfig(arch="", epochs=DEMO_EPOCHS, min_epochs=15, seed=0)
-        trained = train_model(engine, name, snapshot, config, models_dir=models_dir)
+        trained = train_model(
+            engine, name, snapshot, config, models_dir=models_dir, progress=progress
+        )
         report = evaluate_version(engine, trained["model_version"])
         promote_version(engine, trained["model_version"])
         models[name] = {
@@ -186,9 +198,9 @@ def train_first_models(engine: Engine, models_dir: Path) -> dict[str, dict]:
     return models
 
 
-def prelabel_all(engine: Engine) -> None:
+def prelabel_all(engine: Engine, progress: bool = True) -> None:
     for name in PROJECTS:
-        run_prelabel(engine, name, progress=True)
+        run_prelabel(engine, name, progress=progress)
 
 
 def project_counts(engine: Engine) -> dict[str, dict]:

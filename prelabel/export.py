@@ -18,10 +18,12 @@ from sqlalchemy import Engine, select
 from learner.formats import writers
 from learner.formats.crops import read_hdf5_crops
 from learner.formats.spectra import read_spectrum_column
+from store.archive import archived_item_ids
 from store.engine import transaction
 from store.errors import ValidationError
 from store.models import Annotation, Project, Suggestion, User
-from store.snapshots import EntryRecord, get_snapshot, snapshot_entries
+from store.snapshot_refs import resolve_snapshot, snapshot_ref
+from store.snapshots import EntryRecord, snapshot_entries
 
 TABLE_FORMATS = ("csv", "jsonl", "parquet")
 FIELD_FORMATS = {"audio": ("audacity", "raven"), "spectrum": ("spectra",), "crop": ("hdf5",)}
@@ -57,22 +59,30 @@ def loupe_version() -> str:
 
 
 def export_snapshot(
-    engine: Engine, snapshot_ref: str, fmt: str, out: Path, project_name: str | None = None
+    engine: Engine,
+    ref: str,
+    fmt: str,
+    out: Path,
+    project_name: str | None = None,
+    *,
+    overwrite: bool = False,
 ) -> dict:
-    """Write a snapshot in ``fmt`` under ``out`` with ``manifest.json``.
+    """Write the snapshot ``ref`` names (see :mod:`store.snapshot_refs`) in ``fmt`` under
+    ``out`` with ``manifest.json``. Entries of items archived since are left out, and counted
+    in the manifest's ``archived_left_out``.
 
     Returns the manifest.
 
     Raises
     ------
     ValidationError
-        The format does not fit the project's modality.
+        The format does not fit the project's modality, or ``out`` holds files and
+        ``overwrite`` is not set.
+    NotFoundError, AmbiguousError
+        As :func:`store.snapshot_refs.resolve_snapshot`.
     """
     with transaction(engine) as session:
-        project_id = None
-        if project_name is not None:
-            project_id = session.scalar(select(Project.id).where(Project.name == project_name))
-        snapshot = get_snapshot(session, snapshot_ref, project_id)
+        snapshot = resolve_snapshot(session, ref, project_name)
         project = session.get(Project, snapshot.project_id)
         if fmt not in formats_for(project.modality):
             raise ValidationError(
@@ -80,6 +90,9 @@ def export_snapshot(
                 f"choose one of {', '.join(formats_for(project.modality))}"
             )
         entries = snapshot_entries(session, snapshot.id)
+        archived = archived_item_ids(session, project.id)
+        kept = [e for e in entries if e.item_id not in archived]
+        archived_left_out, entries = len(entries) - len(kept), kept
         provenance = _provenance(session, entries)
         head = {
             "id": snapshot.id,
@@ -87,7 +100,9 @@ def export_snapshot(
             "sha256": snapshot.manifest_sha256,
             "project": project.name,
             "modality": project.modality,
+            "ref": snapshot_ref(project.name, snapshot.name),
         }
+    _refuse_to_overwrite(out, head["ref"], overwrite)
     out.mkdir(parents=True, exist_ok=True)
     rows = [_row(e, provenance) for e in entries]
     writer = {
@@ -105,6 +120,7 @@ def export_snapshot(
         "format": fmt,
         "loupe_version": loupe_version(),
         "entries": len(entries),
+        "archived_left_out": archived_left_out,
         "by_label": dict(sorted(Counter(e.label for e in entries).items())),
         "by_origin": dict(sorted(Counter(e.origin for e in entries).items())),
         "by_split": dict(sorted(Counter(e.split for e in entries).items())),
@@ -112,6 +128,28 @@ def export_snapshot(
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest
+
+
+def _refuse_to_overwrite(out: Path, ref: str, overwrite: bool) -> None:
+    """An earlier export (or anything else) in ``out`` is kept unless the user said otherwise."""
+    if overwrite or not out.is_dir():
+        return
+    present = sorted(p.name for p in out.iterdir())
+    if not present:
+        return
+    earlier = ""
+    manifest = out / "manifest.json"
+    if manifest.is_file():
+        try:
+            head = json.loads(manifest.read_text()).get("snapshot", {})
+            earlier = f"; it holds an export of {head['project']}:{head['name']}"
+        except (ValueError, KeyError, AttributeError):
+            pass
+    raise ValidationError(
+        f"{out} is not empty ({len(present)} entries: {', '.join(present[:3])}"
+        f"{', ...' if len(present) > 3 else ''}{earlier}): export {ref} into an empty folder, "
+        "or pass --overwrite to write over it"
+    )
 
 
 def _provenance(session, entries: list[EntryRecord]) -> dict:  # type: ignore[no-untyped-def]

@@ -25,6 +25,7 @@ from prelabel.labels_csv import LabelsCsv, read_labels_csv
 from store import catalog
 from store.catalog import ImportedLabel, ItemRow
 from store.engine import transaction
+from store.jobs import DEFAULT_STALE_AFTER_S
 from store.models import Project, Source
 from store.projects import IMPORT_USER, ensure_user, get_project
 
@@ -108,8 +109,12 @@ def ingest(
     batch_size: int = 5000,
     progress: bool = True,
     derived_dir: Path = Path("loupe-derived"),
+    stale_after_s: float = DEFAULT_STALE_AFTER_S,
 ) -> IngestReport:
     """Ingest files and folders (recursively) into a project.
+
+    The job row takes over the project's killed ingest jobs: ``stale_after_s`` is the stale
+    threshold of job heartbeats (the ``job_stale_after_s`` setting).
 
     Raises
     ------
@@ -135,7 +140,13 @@ def ingest(
             progress,
             derived_dir.expanduser().resolve() / project.name,
         )
-    job = JobRecorder.start(engine, project.id, "ingest", {"paths": [str(p) for p in paths]})
+    job = JobRecorder.start(
+        engine,
+        project.id,
+        "ingest",
+        {"paths": [str(p) for p in paths]},
+        stale_after_s=stale_after_s,
+    )
     report.job_id = job.id
     try:
         if labels_csv is not None:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from learner.pseudo import DEFAULT_TARGET_ERROR
@@ -26,9 +26,9 @@ from prelabel.label_review import find_label_issues_for, review_is_worthwhile
 from prelabel.prelabel import run_prelabel
 from prelabel.pseudo_labels import create_pseudo_snapshot
 from prelabel.train import train_model
-from store.base import utcnow
 from store.engine import transaction
-from store.models import Job, Project
+from store.jobs import DEFAULT_STALE_AFTER_S
+from store.models import Project
 from store.projects import get_project
 from store.queue import active_version
 from store.settings import LoopSettings, Settings, loop_settings
@@ -121,15 +121,6 @@ def _json_safe(value: object) -> object:
     return value
 
 
-def _save_steps(engine: Engine, job_id: int, steps: dict) -> None:
-    with transaction(engine) as session:
-        session.execute(
-            update(Job)
-            .where(Job.id == job_id)
-            .values(result={"steps": steps}, done=len(steps), heartbeat_at=utcnow())
-        )
-
-
 def run_loop(
     engine: Engine,
     project_name: str,
@@ -138,8 +129,12 @@ def run_loop(
     models_dir: Path,
     progress: bool = True,
     report: Callable[[str], None] | None = None,
+    stale_after_s: float = DEFAULT_STALE_AFTER_S,
 ) -> dict:
     """Run one turn of the loop for a project; returns the summary the job row also holds.
+
+    ``stale_after_s`` is the stale threshold of job heartbeats (the ``job_stale_after_s``
+    setting), for this job and its prelabel step.
 
     ``report`` receives one line per finished step. The summary's ``exit_code`` is the gate's:
     0 promoted, 3 below the macro-F1 threshold, 4 worse than the active version.
@@ -165,6 +160,7 @@ def run_loop(
         project_id,
         "loop",
         options.as_dict() | {"train": train_config.as_dict(), "active_version": active_id},
+        stale_after_s=stale_after_s,
     )
     job.total(len(STEPS))
     steps: dict[str, dict] = {}
@@ -180,7 +176,7 @@ def run_loop(
             if not isinstance(e, Exception):  # an interrupt: the job row is failed, then leave
                 raise
             raise failure from e
-        _save_steps(engine, job.id, steps)
+        job.save(done=len(steps), result={"steps": steps})
         if report is not None:
             report(f"[{len(steps)}/{len(STEPS)}] {name}: {line(steps[name])}")
         return steps[name]
@@ -240,7 +236,7 @@ def run_loop(
     step(
         "prelabel",
         lambda: (
-            _prelabel(engine, project_name, version_id, options, progress)
+            _prelabel(engine, project_name, version_id, options, progress, stale_after_s)
             if gate["decision"] == "promoted"
             else {"skipped": f"the new version was not promoted ({gate['decision']})"}
         ),
@@ -333,7 +329,12 @@ def _review(
 
 
 def _prelabel(
-    engine: Engine, project_name: str, version_id: int, options: LoopOptions, progress: bool
+    engine: Engine,
+    project_name: str,
+    version_id: int,
+    options: LoopOptions,
+    progress: bool,
+    stale_after_s: float,
 ) -> dict:
     return run_prelabel(
         engine,
@@ -342,6 +343,7 @@ def _prelabel(
         batch_size=options.prelabel_batch_size,
         device=options.train.device,
         progress=progress,
+        stale_after_s=stale_after_s,
     )
 
 

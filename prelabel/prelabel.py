@@ -33,6 +33,7 @@ from prelabel.jobs import JobRecorder
 from store import catalog
 from store.engine import transaction
 from store.errors import NotFoundError
+from store.jobs import DEFAULT_STALE_AFTER_S
 from store.models import ModelVersion
 from store.projects import get_project
 from store.queue import close_done, draw_missing_random_keys
@@ -40,6 +41,7 @@ from store.suggestions import (
     PendingItem,
     SuggestionRow,
     count_pending,
+    count_suggested,
     insert_suggestions,
     iter_pending,
     model_version_for,
@@ -70,8 +72,13 @@ def run_prelabel(
     device: str = "auto",
     progress: bool = True,
     threads: int | None = None,
+    stale_after_s: float = DEFAULT_STALE_AFTER_S,
 ) -> dict:
     """Suggest labels for every pending item of the project; returns counts and throughput.
+
+    A rerun after a killed run takes over the killed job (``stale_after_s`` is the stale
+    threshold of job heartbeats) and reports, under ``"done_before"``, the items that already
+    had the version's suggestion, and under ``"took_over"`` the ids of the jobs it replaced.
 
     Without ``version_id`` and without an active model version, nothing is suggested: audio
     projects get their segments proposed, and every project gets a cold-start ranking
@@ -104,6 +111,7 @@ def run_prelabel(
         if version is not None:
             draw_missing_random_keys(session, project.id)  # the random strategy's priorities
             total = count_pending(session, project.id, version.id)
+            done_before = count_suggested(session, project.id, version.id)
     if version is None:  # no model yet: proposals and a cold-start order are the whole run
         cold = ranking.rank_cold_start(engine, project.name, progress=progress)
         return {
@@ -139,6 +147,7 @@ def run_prelabel(
             "limit": limit,
             "device": str(target),
         },
+        stale_after_s=stale_after_s,
     )
     job.total(total)
     batches: queue.Queue[_Batch | BaseException | None] = queue.Queue(maxsize=QUEUE_DEPTH)
@@ -182,6 +191,10 @@ def run_prelabel(
             failed += len(batch.failures)
             bar.update(len(batch.items))
             job.advance(len(batch.items))
+        seconds = time.perf_counter() - started
+        with transaction(engine) as session:  # items already labelled leave the review queue
+            closed = close_done(session, version.id)
+        block = ranking.diverse_block(engine, project.name) if strategy == "diverse" else 0
     except BaseException as e:
         stop.set()
         job.fail(e)
@@ -189,10 +202,6 @@ def run_prelabel(
     finally:
         stop.set()
         bar.close()
-    seconds = time.perf_counter() - started
-    with transaction(engine) as session:  # items already labelled leave the review queue
-        closed = close_done(session, version.id)
-    block = ranking.diverse_block(engine, project.name) if strategy == "diverse" else 0
     result = {
         "model_version": version.id,
         "items": written + failed,
@@ -200,7 +209,9 @@ def run_prelabel(
         "failures": failed,
         "seconds": seconds,
         "items_per_s": (written + failed) / seconds if seconds > 0 else 0.0,
+        "done_before": done_before,
         "job_id": job.id,
+        "took_over": job.taken_over,
         "proposals": proposals,
         "closed_as_done": closed,
         "strategy": strategy,

@@ -10,7 +10,7 @@ only after as many new annotations again.
 
 Two copies never work at once: a pass holds a lock — a running ``scheduled`` job row, which a
 partial unique index allows only once — and keeps its heartbeat fresh from a background thread.
-A lock whose heartbeat is older than the expiry belongs to a killed pass and is taken over.
+A lock whose heartbeat is stale (:mod:`store.jobs`) belongs to a killed pass and is taken over.
 """
 
 from __future__ import annotations
@@ -18,31 +18,26 @@ from __future__ import annotations
 import datetime as dt
 import os
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from prelabel.ingest import ingest
 from prelabel.jobs import JobRecorder
 from prelabel.loop import LoopStepFailed, loop_options, run_loop
 from prelabel.prelabel import run_prelabel
-from store.base import utcnow
+from store.actions import not_undone
 from store.engine import transaction
-from store.errors import NotFoundError, StoreError
+from store.errors import JobRunningError, NotFoundError, StoreError
+from store.jobs import DEFAULT_STALE_AFTER_S
 from store.models import Annotation, Item, Job, ModelVersion, Project, User
 from store.projects import IMPORT_USER, get_project, list_projects
-from store.queue import not_undone
 from store.settings import Settings, loop_settings
-
-LOCK_EXPIRY_S = 60.0
-HEARTBEAT_S = 5.0
 
 
 class LockHeld(Exception):
@@ -53,69 +48,31 @@ def _holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _as_utc(moment):  # type: ignore[no-untyped-def]
-    from datetime import UTC
-
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 @contextmanager
-def scheduled_lock(engine: Engine, *, expiry_s: float = LOCK_EXPIRY_S) -> Iterator[JobRecorder]:
-    """Hold the scheduled-pass lock for the ``with`` block.
+def scheduled_lock(
+    engine: Engine, *, expiry_s: float = DEFAULT_STALE_AFTER_S
+) -> Iterator[JobRecorder]:
+    """Hold the scheduled-pass lock for the ``with`` block; ``expiry_s`` is the stale threshold
+    of job heartbeats, past which a holder counts as killed and is taken over.
 
     Raises
     ------
     LockHeld
         A live pass holds it.
     """
-    job = _acquire(engine, expiry_s)
-    stop = threading.Event()
-
-    def beat() -> None:
-        while not stop.wait(HEARTBEAT_S):
-            with transaction(engine) as session:
-                session.execute(update(Job).where(Job.id == job.id).values(heartbeat_at=utcnow()))
-
-    thread = threading.Thread(target=beat, daemon=True)
-    thread.start()
+    try:
+        job = JobRecorder.start(
+            engine, None, "scheduled", {"holder": _holder()}, stale_after_s=expiry_s
+        )
+    except JobRunningError as e:
+        raise LockHeld(f"another scheduled pass is running{e.holders}") from None
     try:
         yield job
     except BaseException as e:
-        stop.set()
-        thread.join()
         job.fail(e)
         raise
-    stop.set()
-    thread.join()
-
-
-def _acquire(engine: Engine, expiry_s: float) -> JobRecorder:
-    for _ in range(2):
-        try:
-            return JobRecorder.start(engine, None, "scheduled", {"holder": _holder()})
-        except IntegrityError:
-            with transaction(engine) as session:
-                held = session.scalar(
-                    select(Job).where(Job.kind == "scheduled", Job.status == "running")
-                )
-                if held is None:
-                    continue
-                age = (utcnow() - _as_utc(held.heartbeat_at or held.started_at)).total_seconds()
-                if age < expiry_s:
-                    raise LockHeld(
-                        f"another scheduled pass is running (job {held.id}, "
-                        f"{held.params.get('holder', '?')}, heartbeat {age:.0f} s ago)"
-                    ) from None
-                session.execute(
-                    update(Job)
-                    .where(Job.id == held.id, Job.status == "running")
-                    .values(
-                        status="failed",
-                        finished_at=utcnow(),
-                        error=f"lock expired: no heartbeat for {age:.0f} s (killed?)",
-                    )
-                )
-    raise LockHeld("the scheduled-pass lock could not be taken")
+    finally:
+        job.stop_beating()
 
 
 LOOP_ACTIONS = ("accept", "edit", "add", "reject")
@@ -173,7 +130,14 @@ def _scheduled_loop(engine: Engine, name: str, settings: Settings, progress: boo
             options = loop_options(project, settings)
         if not due:
             return {"ran": False, "new_annotations": new, "needed": needed}
-        summary = run_loop(engine, name, options, models_dir=settings.models_dir, progress=progress)
+        summary = run_loop(
+            engine,
+            name,
+            options,
+            models_dir=settings.models_dir,
+            progress=progress,
+            stale_after_s=settings.job_stale_after_s,
+        )
     except LoopStepFailed as e:
         return {"ran": True, "error": str(e), "job_id": e.job_id}
     except StoreError as e:
@@ -186,12 +150,13 @@ def run_scheduled_pass(
     engine: Engine,
     *,
     progress: bool = False,
-    expiry_s: float = LOCK_EXPIRY_S,
+    expiry_s: float | None = None,
     settings: Settings | None = None,
 ) -> dict:
     """One pass over every project; returns per-project ingest, loop and prelabel results.
 
-    ``settings`` gives the loop's trigger and where models go; the defaults when not given.
+    ``settings`` gives the loop's trigger, where models go and the stale threshold of job
+    heartbeats (``expiry_s`` overrides it for the lock); the defaults when not given.
 
     Raises
     ------
@@ -199,7 +164,8 @@ def run_scheduled_pass(
         Another pass is running.
     """
     settings = settings or Settings.model_construct()
-    with scheduled_lock(engine, expiry_s=expiry_s) as job:
+    stale_after_s = settings.job_stale_after_s
+    with scheduled_lock(engine, expiry_s=expiry_s or stale_after_s) as job:
         with transaction(engine) as session:
             projects = [
                 (p.id, p.name, list(p.settings.get("watch", []))) for p in list_projects(session)
@@ -209,7 +175,9 @@ def run_scheduled_pass(
             entry: dict = {"ingested_items": 0, "suggestions": 0, "prelabel": None}
             existing = [Path(f) for f in folders if Path(f).exists()]
             if existing:
-                report = ingest(engine, name, existing, progress=progress)
+                report = ingest(
+                    engine, name, existing, progress=progress, stale_after_s=stale_after_s
+                )
                 entry["ingested_items"] = report.items_added
                 entry["ingest_errors"] = len(report.errors)
             entry["missing_folders"] = [f for f in folders if not Path(f).exists()]
@@ -222,7 +190,9 @@ def run_scheduled_pass(
                 )
             if has_active is not None:
                 try:
-                    result = run_prelabel(engine, name, progress=progress)
+                    result = run_prelabel(
+                        engine, name, progress=progress, stale_after_s=stale_after_s
+                    )
                 except NotFoundError as e:
                     entry["prelabel"] = str(e)
                 else:

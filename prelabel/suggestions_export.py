@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 
 from learner.formats import writers
+from store.archive import not_archived
 from store.engine import transaction
 from store.errors import ValidationError
 from store.models import Item, Source, Suggestion
@@ -71,7 +72,7 @@ def export_suggestions(
             )
             .join(Item, Item.id == Suggestion.item_id)
             .join(Source, Source.id == Item.source_id)
-            .where(Suggestion.model_version_id == version.id)
+            .where(Suggestion.model_version_id == version.id, not_archived(Item.id))
             .order_by(Source.uri, Item.start_s, Item.locator)
         ).all()
         classes = list(version.classes)

@@ -19,7 +19,8 @@ from store.engine import transaction
 from store.errors import ValidationError
 from store.models import ModelVersion, Project
 from store.projects import get_project
-from store.snapshots import EntryRecord, get_snapshot, snapshot_entries
+from store.snapshot_refs import resolve_snapshot, snapshot_ref
+from store.snapshots import MIN_CLASS_ITEMS_TO_SPLIT, EntryRecord, snapshot_entries
 
 
 def refs_of(entries: list[EntryRecord]) -> list[ItemRef]:
@@ -60,7 +61,7 @@ def crop_augmenter(project: Project):  # type: ignore[no-untyped-def]
 def train_model(
     engine: Engine,
     project_name: str,
-    snapshot_ref: str,
+    ref: str,
     config: TrainConfig,
     *,
     models_dir: Path,
@@ -74,7 +75,8 @@ def train_model(
     Raises
     ------
     ValidationError
-        The snapshot has no usable training items, or the architecture does not exist.
+        The snapshot has no readable train or val items (too small to split), or the
+        architecture does not exist.
     """
     import torch
 
@@ -85,7 +87,7 @@ def train_model(
 
     with transaction(engine) as session:
         project = get_project(session, project_name)
-        snapshot = get_snapshot(session, snapshot_ref, project.id)
+        snapshot = resolve_snapshot(session, ref, project.name)
         entries = snapshot_entries(session, snapshot.id)
         snapshot_id, snapshot_name = snapshot.id, snapshot.name
     arch = config.arch or default_arch(project.modality)
@@ -101,8 +103,7 @@ def train_model(
     y = np.array([index[e.label] for e in entries], dtype=np.int64)
     splits = np.array([e.split for e in entries])
     train, val = splits == "train", splits == "val"
-    if train.sum() == 0:
-        raise ValidationError(f"snapshot {snapshot_name} has no readable training items")
+    _require_split(snapshot_ref(project.name, snapshot_name), int(train.sum()), int(val.sum()))
     input_shape = tuple(int(d) for d in features.x.shape[1:])
     seed_everything(config.seed)  # the initial weights come from the seed too
     model = build(project.modality, arch, n_classes=len(classes), input_shape=(1, *input_shape))
@@ -169,7 +170,9 @@ def train_model(
     return {
         "model_version": version_id,
         "arch": arch,
+        "project": project.name,
         "snapshot": snapshot_id,
+        "snapshot_ref": snapshot_ref(project.name, snapshot_name),
         "checkpoint": str(checkpoint),
         "sha256": sha256,
         "best_epoch": result.best_epoch,
@@ -178,6 +181,19 @@ def train_model(
         "samples_per_s": metrics["samples_per_s"],
         "device": device,
     }
+
+
+def _require_split(ref: str, n_train: int, n_val: int) -> None:
+    """Refuse a snapshot without train or val items: there would be nothing to fit, or no
+    epoch to choose (the best epoch would stay -1 and the val loss infinite)."""
+    if n_train and n_val:
+        return
+    raise ValidationError(
+        f"snapshot {ref} is too small to train on: {n_train} readable train and {n_val} val "
+        f"items. The split gives a class one item in each of train, val and test once it has "
+        f"at least {MIN_CLASS_ITEMS_TO_SPLIT} labelled items: label at least "
+        f"{MIN_CLASS_ITEMS_TO_SPLIT} items of a class, then take a new snapshot"
+    )
 
 
 def _require_mlflow() -> None:

@@ -12,14 +12,16 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, select, true
+from sqlalchemy import delete, func, insert, select, true
 from sqlalchemy.orm import Session
 
+from store.actions import DONE_ACTIONS, done_condition, not_undone
 from store.base import utcnow
 from store.catalog import ItemRow, insert_items, item_ids
-from store.errors import NotFoundError, ValidationError
+from store.errors import LeaseLostError, NotFoundError, ValidationError
+from store.leases import lock_items
 from store.models import Annotation, Item, Lease, Project, Source, User
-from store.queue import DONE_ACTIONS, close, not_undone, release, reopen
+from store.queue import close, reopen
 
 USER_ACTIONS = ("accept", "edit", "reject", "skip", "add")
 
@@ -38,32 +40,56 @@ class Action:
     duration_s: float | None = None
 
 
-def record(session: Session, project: Project, user: User, actions: Sequence[Action]) -> list[int]:
+def record(
+    session: Session,
+    project: Project,
+    user: User,
+    actions: Sequence[Action],
+    *,
+    require_lease: bool = False,
+) -> list[int]:
     """Write ``actions`` as annotations by ``user`` and give back their leases.
 
-    An action on an item the user holds by an audit lease is marked ``audit``. Returns the new
-    annotation ids, in order.
+    An action on an item the user holds by an audit lease is marked ``audit``. With
+    ``require_lease`` (every action on an item the queue handed out) each item must still be
+    leased to the user — a lease that ran out but nobody took over still counts — and not be
+    done by anyone else; otherwise nothing is written. Returns the new annotation ids, in order.
 
     Raises
     ------
     ValidationError
         For an unknown action, a label outside the project's classes, a labelling action
         without a label, or an audio span that ends before it starts.
+    LeaseLostError
+        With ``require_lease``, for the items whose lease another person took over or that
+        were labelled (and so released) meanwhile.
     """
     if not actions:
         return []
     for action in actions:
         _check(project, action)
-    now = utcnow()
-    audited = set(
-        session.scalars(
-            select(Lease.item_id).where(
-                Lease.user_id == user.id,
-                Lease.item_id.in_([a.item_id for a in actions]),
-                Lease.audit == true(),
-            )
+    items = [a.item_id for a in actions]
+    # Lock the items first (PostgreSQL), so a claim racing this action either passes them over
+    # or finds them done; then give the leases back, learning which ones the user still held.
+    lock_items(session, items)
+    held = {
+        item_id: audit
+        for item_id, audit in session.execute(
+            delete(Lease)
+            .where(Lease.user_id == user.id, Lease.item_id.in_(items))
+            .returning(Lease.item_id, Lease.audit)
+            .execution_options(synchronize_session=False)
         )
-    )
+    }
+    if require_lease:
+        # held, and not labelled meanwhile by someone who needed no lease (a review, an import)
+        done = set(
+            session.scalars(select(Item.id).where(Item.id.in_(items), done_condition(Item.id)))
+        )
+        lost = [i for i in items if i not in held or i in done]
+        if lost:
+            raise LeaseLostError(lost)
+    now = utcnow()
     rows = [
         {
             "item_id": a.item_id,
@@ -75,13 +101,12 @@ def record(session: Session, project: Project, user: User, actions: Sequence[Act
             "suggestion_id": a.suggestion_id,
             "model_version_id": a.model_version_id,
             "duration_s": a.duration_s,
-            "audit": a.item_id in audited,
+            "audit": bool(held.get(a.item_id, False)),
             "created_at": now,
         }
         for a in actions
     ]
     ids = list(session.scalars(insert(Annotation).returning(Annotation.id), rows))
-    release(session, user.id, [a.item_id for a in actions])
     close(session, [a.item_id for a in actions if a.action in DONE_ACTIONS])
     return ids
 

@@ -10,10 +10,11 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from store.archive import archived_counts, not_archived
 from store.base import utcnow
 from store.errors import DuplicateError
 from store.models import (
@@ -297,19 +298,20 @@ def list_ingest_errors(session: Session, project_id: int) -> list[IngestError]:
 
 
 def project_status(session: Session, project_id: int) -> dict[str, int]:
-    """Counts of everything a project holds, for ``loupe status``."""
+    """Counts of everything a project holds, for ``loupe status``; archived items are left out
+    of the item, label, annotation and suggestion counts and counted on their own."""
 
     def count(model, *where) -> int:  # type: ignore[no-untyped-def]
         return session.scalar(select(func.count()).select_from(model).where(*where)) or 0
 
-    in_project = Item.project_id == project_id
+    in_project = and_(Item.project_id == project_id, not_archived(Item.id))
     labelled = (
         select(func.count(func.distinct(Annotation.item_id)))
         .join(Item, Item.id == Annotation.item_id)
         .where(in_project, Annotation.label.is_not(None))
     )
     return {
-        "sources": count(Source, Source.project_id == project_id),
+        "sources": count(Source, Source.project_id == project_id, Source.archived_at.is_(None)),
         "items": count(Item, in_project),
         "labelled_items": session.scalar(labelled) or 0,
         "ingest_errors": count(IngestError, IngestError.project_id == project_id),
@@ -323,15 +325,20 @@ def project_status(session: Session, project_id: int) -> dict[str, int]:
         or 0,
         "snapshots": count(Snapshot, Snapshot.project_id == project_id),
         "model_versions": count(ModelVersion, ModelVersion.project_id == project_id),
-    }
+    } | archived_counts(session, project_id)
 
 
 def label_counts(session: Session, project_id: int) -> dict[str, int]:
-    """Imported or human labels per class (every annotation with a label, latest or not)."""
+    """Imported or human labels per class (every annotation with a label, latest or not) of
+    items that are not archived."""
     rows = session.execute(
         select(Annotation.label, func.count())
         .join(Item, Item.id == Annotation.item_id)
-        .where(Item.project_id == project_id, Annotation.label.is_not(None))
+        .where(
+            Item.project_id == project_id,
+            Annotation.label.is_not(None),
+            not_archived(Item.id),
+        )
         .group_by(Annotation.label)
     )
     return {label: n for label, n in rows}

@@ -33,3 +33,35 @@ class AuthenticationError(StoreError):
 
 class PermissionDeniedError(StoreError):
     """A person's role does not allow what they tried (see ``store.permissions``)."""
+
+
+class LeaseLostError(StoreError):
+    """An action on items the person no longer holds: their lease ran out and someone else took
+    the item, or it was labelled meanwhile. Nothing was written; ``item_ids`` names them."""
+
+    def __init__(self, item_ids: list[int]) -> None:
+        self.item_ids = item_ids
+        named = ", ".join(str(i) for i in item_ids[:10]) + (" …" if len(item_ids) > 10 else "")
+        super().__init__(
+            f"item{'s' if len(item_ids) > 1 else ''} {named} no longer yours: the lease ran out "
+            "and someone else took it, or it was labelled meanwhile; nothing was written"
+        )
+
+
+class AmbiguousError(StoreError):
+    """A reference that matches rows in more than one project."""
+
+    def __init__(self, message: str, *, ref: str, projects: list[str]) -> None:
+        super().__init__(message)
+        self.ref = ref
+        self.projects = projects
+
+
+class JobRunningError(StoreError):
+    """A job that runs one at a time (the scheduled pass) is already running and alive."""
+
+    def __init__(self, kind: str, holders: str = "", *, job_id: int | None = None) -> None:
+        super().__init__(f"another {kind} job is running{holders}")
+        self.holders = holders
+        """`` (job 5, host:pid, heartbeat 3 s ago)``, or empty when the holder was not seen."""
+        self.job_id = job_id

@@ -6,7 +6,8 @@ in the order of the project's strategy: lowest ``priority`` first, walked along 
 on (model version, priority) of open suggestions (prelabel and ``prelabel.ranking`` write the
 priorities). Items without a suggestion follow: first those the cold-start strategy ranked
 (``item.cold_rank``), then the rest in order of ingest. A person's own ``skip`` hides an item from
-that person only; items whose media could not be read are left out for everyone.
+that person only; items whose media could not be read, and archived items, are left out for
+everyone.
 
 A share of the picks (``audit_share``) is the *audit stream*: each pick is, with that
 probability, a uniformly random open item instead of the strategy's next one, found through the
@@ -15,9 +16,7 @@ around). An item's chance is the gap of random keys before it, uniform in expect
 audit set is an unbiased sample of what was open. Audit leases and the annotations made on them
 are marked ``audit``.
 
-Leases are claimed with one ``INSERT ... ON CONFLICT DO UPDATE ... WHERE`` that only takes a row
-that is free, expired or already the caller's, so two people never hold the same item, and an
-expired lease goes back to the queue without any sweeper.
+Picks are leased to the person (``store.leases``), so nobody else is handed them meanwhile.
 """
 
 from __future__ import annotations
@@ -31,8 +30,6 @@ from sqlalchemy import (
     ColumnElement,
     and_,
     bindparam,
-    case,
-    delete,
     exists,
     false,
     func,
@@ -40,11 +37,13 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
+from sqlalchemy.orm import Session
 
+from store.actions import IdColumn, done_condition, not_undone
+from store.archive import not_archived
 from store.base import utcnow
 from store.errors import ValidationError
+from store.leases import DEFAULT_LEASE, claim
 from store.models import (
     Annotation,
     IngestError,
@@ -55,9 +54,6 @@ from store.models import (
     Source,
     Suggestion,
 )
-
-DONE_ACTIONS = ("import", "accept", "edit", "reject", "add")
-DEFAULT_LEASE = dt.timedelta(minutes=15)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,25 +88,6 @@ def active_version(session: Session, project_id: int) -> ModelVersion | None:
     )
 
 
-def not_undone(annotation: type[Annotation] | object) -> ColumnElement[bool]:
-    """SQL: no ``undo`` row names this annotation."""
-    undo = aliased(Annotation)
-    return ~exists().where(undo.undoes_id == annotation.id)  # type: ignore[attr-defined]
-
-
-IdColumn = ColumnElement[int] | InstrumentedAttribute[int]
-"""An item id in SQL: a mapped column or any expression."""
-
-
-def done_condition(item_id: IdColumn) -> ColumnElement[bool]:
-    """SQL: the item carries a labelling action that no undo took back."""
-    return exists().where(
-        Annotation.item_id == item_id,
-        Annotation.action.in_(DONE_ACTIONS),
-        not_undone(Annotation),
-    )
-
-
 def _available(
     item_id: IdColumn, user_id: int, now: dt.datetime
 ) -> tuple[ColumnElement[bool], ...]:
@@ -125,7 +102,7 @@ def _available(
         Lease.item_id == item_id, Lease.expires_at > now, Lease.user_id != user_id
     )
     unreadable = exists().where(IngestError.item_id == item_id)
-    return (~skipped, ~held_by_other, ~unreadable)
+    return (~skipped, ~held_by_other, ~unreadable, not_archived(item_id))
 
 
 def candidates(
@@ -249,60 +226,6 @@ def reopen(session: Session, item_ids: Sequence[int]) -> None:
         )
 
 
-def claim(
-    session: Session,
-    user_id: int,
-    item_ids: Sequence[int],
-    *,
-    lease: dt.timedelta = DEFAULT_LEASE,
-    now: dt.datetime | None = None,
-    audit: bool = False,
-) -> set[int]:
-    """Lease ``item_ids`` to the user; returns the ids actually obtained.
-
-    An item held by someone else whose lease has not expired is not taken. ``audit`` marks the
-    leases as the audit stream's; a live lease the user holds already keeps its own mark, so a
-    reload neither makes a strategy pick an audit pick nor the other way round.
-    """
-    if not item_ids:
-        return set()
-    now = now or utcnow()
-    rows = [
-        {
-            "item_id": i,
-            "user_id": user_id,
-            "expires_at": now + lease,
-            "audit": audit,
-            "created_at": now,
-        }
-        for i in item_ids
-    ]
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(Lease).values(rows)
-    statement = statement.on_conflict_do_update(
-        index_elements=[Lease.item_id],
-        set_={
-            "user_id": statement.excluded.user_id,
-            "expires_at": statement.excluded.expires_at,
-            "audit": case(
-                (and_(Lease.user_id == user_id, Lease.expires_at > now), Lease.audit),
-                else_=statement.excluded.audit,
-            ),
-            "created_at": statement.excluded.created_at,
-        },
-        where=(Lease.expires_at <= now) | (Lease.user_id == user_id),
-    ).returning(Lease.item_id)
-    return set(session.scalars(statement))
-
-
-def release(session: Session, user_id: int, item_ids: Sequence[int]) -> None:
-    """Give the user's leases on ``item_ids`` back (after acting on them, or leaving)."""
-    if item_ids:
-        session.execute(
-            delete(Lease).where(Lease.user_id == user_id, Lease.item_id.in_(list(item_ids)))
-        )
-
-
 def next_items(
     session: Session,
     project_id: int,
@@ -413,14 +336,16 @@ def _strategy_picks(
         return chosen
     for attempt in range(4):
         want = k - len(chosen)
-        limit = want + len(excluded) + len(chosen) + 4 * attempt + 2
+        # a window wider than what is wanted: others may be claiming the head of the queue now
+        limit = want + len(excluded) + len(chosen) + 8 * (attempt + 1)
         found = candidates(
             session, project_id, user_id, limit=limit, version_id=version_id, now=now
         )
-        fresh = [i for i in found if i not in excluded and i not in chosen][:want]
-        got = claim(session, user_id, fresh, lease=lease, now=now)
+        fresh = [i for i in found if i not in excluded and i not in chosen]
+        got = claim(session, user_id, fresh, lease=lease, now=now, limit=want)
         chosen += [i for i in fresh if i in got]
-        excluded.update(i for i in fresh if i not in got)
+        if len(got) < want:  # every one was tried: the others went to someone else meanwhile
+            excluded.update(fresh)
         if len(chosen) >= k or len(found) < limit:
             break
     return chosen
@@ -575,18 +500,3 @@ def load_items(
         item = QueueItem(*values)
         by_id[row[0]] = replace(item, audit=True) if audit else item
     return [by_id[i] for i in item_ids if i in by_id]
-
-
-def held_items(
-    session: Session, project_id: int, user_id: int, now: dt.datetime | None = None
-) -> list[int]:
-    """Items of the project the user holds a live lease on (to resume after a reload)."""
-    now = now or utcnow()
-    return list(
-        session.scalars(
-            select(Lease.item_id)
-            .join(Item, Item.id == Lease.item_id)
-            .where(Item.project_id == project_id, Lease.user_id == user_id, Lease.expires_at > now)
-            .order_by(Lease.created_at, Lease.item_id)
-        )
-    )

@@ -63,6 +63,7 @@ class SourceSummary:
     errors: int
     """Ingest errors on the source's items or on its file."""
     created_at: dt.datetime
+    archived: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,6 +282,7 @@ def sources(session: Session, project_id: int) -> list[SourceSummary]:
             items.get(s.id, 0),
             errors[s.id] + by_path.get(s.uri, 0),
             _utc(s.created_at),
+            s.archived_at is not None,
         )
         for s in found
     ]

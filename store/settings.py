@@ -9,6 +9,7 @@ from pydantic import ValidationError as PydanticValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from store.errors import ValidationError
+from store.jobs import DEFAULT_STALE_AFTER_S
 
 DEFAULT_LOOP_AFTER_ANNOTATIONS = 200
 
@@ -64,6 +65,11 @@ class Settings(BaseSettings):
     pseudo_target_error: float = Field(default=0.02, gt=0.0, lt=1.0)
     """Estimated error that accepted pseudo-labels must stay under, for projects that do not
     say."""
+
+    job_stale_after_s: float = Field(default=DEFAULT_STALE_AFTER_S, gt=0.0)
+    """A running job without a heartbeat for this long was killed: it is shown as
+    ``interrupted`` and the next job of its kind takes it over. Jobs beat several times within
+    it, so every process that runs or reads jobs should see the same value."""
 
 
 class LoopSettings(BaseModel):

@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from sqlalchemy import exists, func, insert, select
 from sqlalchemy.orm import Session
 
+from store.actions import done_condition
 from store.annotations import audit_labels
-from store.errors import DuplicateError, NotFoundError, ValidationError
+from store.archive import not_archived
+from store.errors import DuplicateError, ValidationError
 from store.models import (
     Annotation,
     IngestError,
@@ -33,9 +35,12 @@ from store.models import (
     Source,
     Suggestion,
 )
-from store.queue import done_condition
+from store.snapshot_refs import check_snapshot_name
 
 SPLIT_FRACTIONS = (("train", 0.70), ("val", 0.15), ("test", 0.15))
+MIN_CLASS_ITEMS_TO_SPLIT = len(SPLIT_FRACTIONS)
+"""Labelled items a class needs before the split gives it one in every split (train, val and
+test): below that, the hash alone decides, and a small snapshot may have no val items."""
 LABELLING_ACTIONS = ("import", "accept", "edit", "add")
 
 
@@ -82,7 +87,7 @@ def resolve_labels(session: Session, project_id: int) -> Resolution:
         )
         .join(Item, Item.id == Annotation.item_id)
         .join(Source, Source.id == Item.source_id)
-        .where(Item.project_id == project_id)
+        .where(Item.project_id == project_id, not_archived(Item.id))
         .order_by(Annotation.item_id, Annotation.user_id, Annotation.created_at, Annotation.id)
     ).all()
     undone = {row.undoes_id for row in rows if row.action == "undo" and row.undoes_id is not None}
@@ -128,7 +133,8 @@ def split_of(key: str) -> str:
 
 
 def assign_splits(labels: Sequence[ResolvedLabel]) -> dict[int, str]:
-    """Hash splits, stratified: a class with at least three items gets one in val and in test.
+    """Hash splits, stratified: a class with at least ``MIN_CLASS_ITEMS_TO_SPLIT`` items gets
+    one in val and in test.
 
     Only classes that the hash left without val or test items move an item, the one whose
     hash is highest among train items, so the assignment stays deterministic.
@@ -138,7 +144,7 @@ def assign_splits(labels: Sequence[ResolvedLabel]) -> dict[int, str]:
     for lab in labels:
         by_class[lab.label].append(lab)
     for members in by_class.values():
-        if len(members) < 3:
+        if len(members) < MIN_CLASS_ITEMS_TO_SPLIT:
             continue
         for needed in ("test", "val"):
             if any(splits[m.item_id] == needed for m in members):
@@ -221,6 +227,7 @@ def pseudo_candidates(session: Session, project_id: int, version_id: int) -> lis
             Item.project_id == project_id,
             ~done_condition(Item.id),
             ~exists().where(IngestError.item_id == Item.id),
+            not_archived(Item.id),
         )
         .order_by(Suggestion.item_id)
     ).all()
@@ -285,7 +292,8 @@ def create_snapshot(
     Raises
     ------
     ValidationError
-        No item has a resolved label yet.
+        No item has a resolved label yet, or the name could be read as an id or holds a
+        project prefix.
     DuplicateError
         A snapshot of that name exists.
     """
@@ -315,7 +323,7 @@ def create_snapshot(
     number = (
         session.scalar(select(func.count()).where(Snapshot.project_id == project_id)) or 0
     ) + 1
-    name = name or f"s{number}"
+    name = check_snapshot_name(name or f"s{number}")
     if session.scalar(
         select(Snapshot.id).where(Snapshot.project_id == project_id, Snapshot.name == name)
     ):
@@ -398,28 +406,6 @@ def _item_keys(session: Session, item_ids: Sequence[int]) -> dict[int, str]:
         ):
             keys[item_id] = f"{sha256}:{locator}"
     return keys
-
-
-def get_snapshot(session: Session, ref: str | int, project_id: int | None = None) -> Snapshot:
-    """A snapshot by id, or by name within a project.
-
-    Raises
-    ------
-    NotFoundError
-    """
-    query = select(Snapshot)
-    if isinstance(ref, int) or str(ref).isdigit():
-        query = query.where(Snapshot.id == int(ref))
-    else:
-        query = query.where(Snapshot.name == ref)
-    if project_id is not None:
-        query = query.where(Snapshot.project_id == project_id)
-    found = session.scalars(query).all()
-    if len(found) != 1:
-        where = "" if project_id is None else " in this project"
-        state = "no snapshot" if not found else "more than one snapshot"
-        raise NotFoundError(f"{state} {ref!r}{where}")
-    return found[0]
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, and_, bindparam, exists, false, func, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from store.actions import DONE_ACTIONS, done_condition, not_undone
+from store.archive import not_archived
 from store.base import utcnow
 from store.errors import NotFoundError
 from store.models import Annotation, IngestError, Item, ModelVersion, Source, Suggestion
-from store.queue import DONE_ACTIONS, done_condition, not_undone
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,13 +112,13 @@ def model_version_for(session: Session, project_id: int, version_id: int | None)
 
 
 def _pending(project_id: int, version_id: int) -> tuple:  # type: ignore[type-arg]
-    """Conditions of an item still to prelabel: in the project, no suggestion from the version,
-    no recorded read failure."""
+    """Conditions of an item still to prelabel: in the project, not archived, no suggestion from
+    the version, no recorded read failure."""
     has_suggestion = exists().where(
         and_(Suggestion.item_id == Item.id, Suggestion.model_version_id == version_id)
     )
     unreadable = exists().where(IngestError.item_id == Item.id)
-    return (Item.project_id == project_id, ~has_suggestion, ~unreadable)
+    return (Item.project_id == project_id, not_archived(Item.id), ~has_suggestion, ~unreadable)
 
 
 _PENDING_COLUMNS = (
@@ -135,6 +136,17 @@ _PENDING_COLUMNS = (
 def count_pending(session: Session, project_id: int, version_id: int) -> int:
     """How many items the version has yet to prelabel."""
     query = select(func.count()).select_from(Item).where(*_pending(project_id, version_id))
+    return session.scalar(query) or 0
+
+
+def count_suggested(session: Session, project_id: int, version_id: int) -> int:
+    """How many of the project's items the version has a suggestion for."""
+    query = (
+        select(func.count())
+        .select_from(Suggestion)
+        .join(Item, Item.id == Suggestion.item_id)
+        .where(Item.project_id == project_id, Suggestion.model_version_id == version_id)
+    )
     return session.scalar(query) or 0
 
 
@@ -345,14 +357,19 @@ def labelled_embeddings(session: Session, version_id: int, limit: int) -> list[b
 
 
 def unlabelled_items(session: Session, project_id: int, *, limit: int | None) -> list[PendingItem]:
-    """Items of the project that are not done and were readable, in order of their random key:
-    with ``limit``, a uniform random sample of that size (the keys are independent draws), read
-    along the index on (project, random key)."""
+    """Items of the project that are not done, not archived and were readable, in order of their
+    random key: with ``limit``, a uniform random sample of that size (the keys are independent
+    draws), read along the index on (project, random key)."""
     unreadable = exists().where(IngestError.item_id == Item.id)
     query = (
         select(*_PENDING_COLUMNS)
         .join(Source, Source.id == Item.source_id)
-        .where(Item.project_id == project_id, ~unreadable, ~done_condition(Item.id))
+        .where(
+            Item.project_id == project_id,
+            ~unreadable,
+            ~done_condition(Item.id),
+            not_archived(Item.id),
+        )
         .order_by(Item.random_key, Item.id)
     )
     if limit is not None:

@@ -6,14 +6,25 @@ projects built by the real pipeline, with media on disk.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from streamlit.testing.v1 import AppTest
 
+from store.base import utcnow
 from store.engine import make_engine, transaction
-from store.models import Annotation, IngestError, Item, Project, Source, Suggestion, User
+from store.models import (
+    Annotation,
+    IngestError,
+    Item,
+    Lease,
+    Project,
+    Source,
+    Suggestion,
+    User,
+)
 
 APP = str(Path(__file__).resolve().parents[1] / "annotator" / "app.py")
 
@@ -234,3 +245,43 @@ def test_item_with_missing_media_shows_a_message_and_can_be_skipped(app_env: str
         error = session.scalar(select(IngestError).where(IngestError.item_id == item.item_id))
         assert error is not None and "gone" in error.reason
     engine.dispose()
+
+
+def take_over(url: str, item_ids: list[int]) -> None:
+    """The signed-in person's leases on ``item_ids`` run out, and ``bob`` takes the items."""
+    from store import leases
+    from store.accounts import add_user
+
+    engine = make_engine(url)
+    with transaction(engine) as session:
+        session.execute(
+            update(Lease)
+            .where(Lease.item_id.in_(item_ids))
+            .values(expires_at=utcnow() - dt.timedelta(minutes=1))
+        )
+        bob, _ = add_user(session, "bob", "annotator", None)
+        assert leases.claim(session, bob.id, item_ids) == set(item_ids)
+    engine.dispose()
+
+
+def test_an_action_on_a_lost_lease_is_refused_with_a_message(app_env: str) -> None:
+    at = ok(open_app("demo", "demo-spectra", app_env))
+    item = at.session_state["loupe.item"]
+    take_over(app_env, [item.item_id])
+    at.button(key="accept").click().run()
+    ok(at)
+    assert human_rows(app_env) == []
+    assert any(f"Item {item.item_id} was not saved" in t.value for t in at.toast)
+    assert shown_item(at) != item.item_id  # the next one is on screen
+
+
+def test_a_crop_page_saves_the_crops_still_held_and_names_the_others(app_env: str) -> None:
+    at = ok(open_app("demo", "demo-crops", app_env))
+    at.switch_page("pages/grid.py").run()
+    page = ok(at).session_state["loupe.page"]
+    take_over(app_env, [page[3].item_id])
+    at.button(key="accept-page").click().run()
+    ok(at)
+    written = human_rows(app_env)
+    assert sorted(r.item_id for r in written) == sorted(i.item_id for i in page if i != page[3])
+    assert any("Page of 47 saved" in t.value and "1 not saved" in t.value for t in at.toast)

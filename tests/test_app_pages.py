@@ -168,6 +168,35 @@ def test_overview_shows_progress_people_model_and_errors(piped_app: dict) -> Non
     assert not at.info  # nothing is missing
 
 
+def test_overview_shows_a_killed_job_as_interrupted(piped_app: dict) -> None:
+    import datetime as dt
+    import os
+
+    from store.models import Job
+
+    engine = make_engine(os.environ["LOUPE_DATABASE_URL"])
+    killed = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    with transaction(engine) as session:
+        project = session.query(Project).filter_by(name="piped").one()
+        session.add(
+            Job(
+                project_id=project.id,
+                kind="prelabel",
+                status="running",
+                started_at=killed,
+                heartbeat_at=killed,
+            )
+        )
+    engine.dispose()
+
+    at = _open(piped_app["user"], "pages/overview.py")
+
+    jobs = _frame_with(at, "heartbeat (s ago)")
+    assert list(jobs["kind"]) == ["prelabel", "ingest"]  # newest first
+    assert list(jobs["status"]) == ["interrupted", "done"]
+    assert jobs["error"][0].startswith("no heartbeat for 30")
+
+
 def test_models_page_lists_snapshots_versions_and_commands(piped_app: dict) -> None:
     at = _open(piped_app["user"], "pages/models.py")
 
@@ -305,3 +334,20 @@ def test_every_page_of_an_empty_database_says_how_to_make_a_project(
     at = _open(signed_in, page)
     assert any("ingest data into it" in info.value for info in at.info)  # the page, not the sidebar
     assert not at.header  # the page stopped before its own content
+
+
+def test_sources_page_lets_an_admin_archive_a_source(piped_app: dict) -> None:
+    assert not [
+        s for s in _open(piped_app["user"], "pages/sources.py").subheader if "Archive" in s.value
+    ]
+    admin = piped_app["user"] | {"role": "admin"}
+    at = _open(admin, "pages/sources.py")
+    at.radio(key="admin-verb").set_value("delete").run()
+    at.button(key="admin-apply").click().run()
+    assert any("archive it instead" in e.value for e in at.error)  # annotated and in a snapshot
+    at.radio(key="admin-verb").set_value("archive").run()
+    at.button(key="admin-apply").click().run()
+    assert not at.exception
+    assert any("archived source" in s.value and "384 items" in s.value for s in at.success)
+    at = _open(admin, "pages/sources.py")
+    assert list(_frame_with(at, "uri")["archived"]) == [True]

@@ -238,3 +238,102 @@ def test_project_strategy_is_stored_and_an_unknown_one_is_rejected(db_url: str) 
 
     code, _, err = loupe(db_url, "project", "strategy", "x", "most-fun")
     assert code == 2 and "most-fun" in err and "entropy" in err
+
+
+def _references(db_url: str, tmp_path, shared_data, *extra: str) -> tuple[int, str, str]:
+    """Project ``rampp``: eleven labelled reference spectra, ingested with ``extra`` options."""
+    raw = shared_data / "spectra/rampp/raw/References.CSV"
+    labels = tmp_path / "labels.csv"
+    labels.write_text(f"file,label\n{raw},stable\n")
+    loupe(db_url, "project", "create", "rampp", "--modality", "spectrum", "--classes", "stable,x")
+    return loupe(db_url, "ingest", "rampp", str(raw), "--labels", str(labels), *extra)
+
+
+def test_training_a_snapshot_too_small_to_split_fails(db_url: str, tmp_path, shared_data) -> None:
+    from sqlalchemy import insert, select
+
+    from store.engine import make_engine, transaction
+    from store.models import Annotation, Item, Source
+    from store.projects import ensure_user
+    from store.snapshots import split_of
+
+    raw = shared_data / "spectra/rampp/raw/References.CSV"
+    loupe(db_url, "project", "create", "rampp", "--modality", "spectrum", "--classes", "stable,x")
+    loupe(db_url, "ingest", "rampp", str(raw), "--quiet")
+    engine = make_engine(db_url)
+    with transaction(engine) as session:  # one labelled item, one the split puts in train
+        rows = session.execute(
+            select(Item.id, Source.sha256, Item.locator).join(Source, Source.id == Item.source_id)
+        ).all()
+        item = next(i for i, sha, loc in rows if split_of(f"{sha}:{loc}") == "train")
+        user = ensure_user(session, "ann").id
+        session.execute(
+            insert(Annotation).values(item_id=item, user_id=user, action="accept", label="x")
+        )
+    engine.dispose()
+    assert loupe_json(db_url, "snapshot", "rampp")[1]["entries"] == 1
+    code, result = loupe_json(db_url, "train", "rampp", "--snapshot", "s1", "--device", "cpu")
+    assert code == 2 and "too small to train on: 1 readable train and 0 val" in result["error"]
+    assert "at least 3 labelled items" in result["error"]
+    assert loupe_json(db_url, "status", "rampp")[1]["model_versions"] == 0
+
+
+def test_json_runs_draw_no_progress_bars(db_url: str, tmp_path, shared_data, monkeypatch) -> None:
+    monkeypatch.setenv("LOUPE_MODELS_DIR", str(tmp_path / "models"))
+    code, out, err = _references(db_url, tmp_path, shared_data, "--json")
+    assert code == 0 and json.loads(out)["items_added"] == 11 and "%|" not in err
+    loupe(db_url, "snapshot", "rampp")
+    code, out, err = loupe(
+        db_url, "train", "rampp", "--snapshot", "s1", "--epochs", "1", "--min-epochs", "1",
+        "--device", "cpu", "--json",
+    )  # fmt: skip
+    assert code == 0 and json.loads(out)["snapshot_ref"] == "rampp:s1"
+    assert "%|" not in err
+
+
+def test_promote_help_says_evaluation_comes_first() -> None:
+    result = runner.invoke(app, ["promote", "--help"], terminal_width=200)
+    text = " ".join(result.stdout.split())
+    assert "Run `loupe evaluate VERSION` first" in text
+    assert "--min-macro-f1" in text and "same test items" in text
+
+
+def test_status_shows_a_killed_job_as_interrupted(db_url: str, monkeypatch) -> None:
+    import datetime as dt
+
+    from store.engine import make_engine, transaction
+    from store.models import Job
+    from store.projects import create_project
+
+    engine = make_engine(db_url)
+    killed = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    with transaction(engine) as session:
+        project = create_project(session, "spatter", "crop", ["a", "b"])
+        session.add(
+            Job(
+                project_id=project.id,
+                kind="prelabel",
+                status="running",
+                done=250,
+                total=1000,
+                started_at=killed,
+                heartbeat_at=killed,
+            )
+        )
+    engine.dispose()
+
+    code, status = loupe_json(db_url, "status", "spatter")
+    assert code == 0
+    [job] = status["jobs"]
+    assert (job["kind"], job["status"], job["done"], job["total"]) == (
+        "prelabel",
+        "interrupted",
+        250,
+        1000,
+    )
+    assert job["error"].startswith("no heartbeat for 30")
+    code, text, _ = loupe(db_url, "status", "spatter")
+    assert code == 0 and "prelabel: interrupted, 250/1000 done (no heartbeat for 30" in text
+
+    monkeypatch.setenv("LOUPE_JOB_STALE_AFTER_S", "600")  # a slower heartbeat is still alive
+    assert loupe_json(db_url, "status", "spatter")[1]["jobs"][0]["status"] == "running"

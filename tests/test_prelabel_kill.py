@@ -1,8 +1,10 @@
 """A prelabel run SIGKILLed at random moments, again and again, loses at most its open batch and
-the reruns finish with exactly one suggestion per item."""
+the reruns finish with exactly one suggestion per item; each killed job is shown ``interrupted``
+once its heartbeat is stale, and the rerun takes it over, says what it did and ends ``done``."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -10,6 +12,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from sqlalchemy import func, select
 
 from learner.synthetic import write_crop_store
@@ -18,10 +21,13 @@ from prelabel.evaluate import evaluate_version, promote_version
 from prelabel.ingest import ingest
 from prelabel.train import train_model
 from store.engine import transaction
-from store.models import Item, Suggestion
+from store.jobs import recent_jobs
+from store.models import Item, Job, Suggestion
 from store.snapshots import create_snapshot
 
 ITEMS, BATCH, KILLS = 12000, 25, 10
+STALE_S = 2.0
+"""The stale threshold the runs beat for and the checks judge by (short, so no long wait)."""
 
 
 def _counts(engine, version_id: int) -> tuple[int, int]:
@@ -39,6 +45,20 @@ def _counts(engine, version_id: int) -> tuple[int, int]:
     return rows, items
 
 
+def _wait_until_interrupted(engine, project_id: int) -> int:  # type: ignore[no-untyped-def]
+    """The id of the newest job, once it is shown as interrupted."""
+    deadline = time.monotonic() + STALE_S + 30
+    while True:
+        with transaction(engine) as session:
+            [job] = recent_jobs(session, project_id, stale_after_s=STALE_S, limit=1)
+        if job.status == "interrupted":
+            return job.id
+        assert job.status == "running", job
+        assert time.monotonic() < deadline, "a killed job still looks alive"
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
 def test_sigkill_at_random_points_then_rerun(db_url, engine, make_project, tmp_path) -> None:
     project_id = make_project("spatter", "crop", ["small_spatter", "large_spatter"])
     write_crop_store(tmp_path / "crops", ITEMS, seed=5, labelled_fraction=0.1)
@@ -67,7 +87,7 @@ def test_sigkill_at_random_points_then_rerun(db_url, engine, make_project, tmp_p
         "--db",
         db_url,
     ]
-    env = os.environ | {"OMP_NUM_THREADS": "1"}
+    env = os.environ | {"OMP_NUM_THREADS": "1", "LOUPE_JOB_STALE_AFTER_S": str(STALE_S)}
     rng = random.Random(7)
     kills = 0
     history = []
@@ -93,7 +113,33 @@ def test_sigkill_at_random_points_then_rerun(db_url, engine, make_project, tmp_p
         assert rows == items  # never two suggestions for one item and version
         assert rows % BATCH == 0 or rows == ITEMS  # committed batches are whole
     assert kills == KILLS, f"only {kills} kills landed mid-run: {history}"
+
+    killed = _wait_until_interrupted(engine, project_id)
+    status = subprocess.run(
+        [sys.executable, "-m", "loupe", "status", "spatter", "--json", "--db", db_url],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    newest = json.loads(status.stdout)["jobs"][0]
+    assert (newest["id"], newest["kind"], newest["status"]) == (killed, "prelabel", "interrupted")
+
     final = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     assert final.returncode == 0, final.stderr
     assert _counts(engine, version) == (ITEMS, ITEMS)
     assert history == sorted(history) and history[-1] < ITEMS
+    # the rerun says what it did now and what was done before, and whose place it took
+    done_now = ITEMS - history[-1]
+    assert f": {done_now} items in " in final.stdout, final.stdout
+    assert f"{history[-1]} items were prelabelled by earlier runs" in final.stdout
+    with transaction(engine) as session:
+        jobs = session.scalars(select(Job).where(Job.kind == "prelabel").order_by(Job.id)).all()
+    *earlier, last = jobs
+    assert last.status == "done" and last.done == done_now
+    took_over = final.stdout.split("took over interrupted job ", 1)[1].split(")")[0]
+    assert killed in {int(i) for i in took_over.split(", ")}
+    assert len(earlier) == KILLS and earlier[-1].id == killed
+    for job in earlier:
+        assert job.status == "interrupted"
+        assert job.error.startswith("no heartbeat for ") and " s; taken over by job " in job.error

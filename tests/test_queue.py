@@ -8,7 +8,7 @@ import random
 import pytest
 from sqlalchemy import Engine, select, update
 
-from store import queue
+from store import leases, queue
 from store.accounts import add_user
 from store.annotations import Action, audit_labels, record, undo_last
 from store.base import utcnow
@@ -97,9 +97,9 @@ def test_expired_lease_goes_back_to_the_queue(engine: Engine, make_project) -> N
 def test_claim_refuses_a_live_lease_of_someone_else(engine: Engine, make_project) -> None:  # type: ignore[no-untyped-def]
     project_id, ids, alice, bob = make_crops(engine, make_project, 2, None)
     with transaction(engine) as session:
-        assert queue.claim(session, alice.id, ids) == set(ids)
+        assert leases.claim(session, alice.id, ids) == set(ids)
     with transaction(engine) as session:
-        assert queue.claim(session, bob.id, ids) == set()
+        assert leases.claim(session, bob.id, ids) == set()
 
 
 def test_done_items_leave_and_undo_brings_them_back(engine: Engine, make_project) -> None:  # type: ignore[no-untyped-def]
@@ -119,7 +119,7 @@ def test_skip_hides_an_item_from_that_user_only(engine: Engine, make_project) ->
         record(session, session.get(Project, project_id), alice, [Action(ids[0], "skip")])
     assert next_ids(engine, project_id, alice) == [ids[1]]
     with transaction(engine) as session:
-        queue.release(session, alice.id, [ids[1]])
+        leases.release(session, alice.id, [ids[1]])
     assert next_ids(engine, project_id, bob) == [ids[0]]
 
 
@@ -250,7 +250,7 @@ def test_suggested_items_still_come_before_cold_ranked_ones(engine: Engine, make
 # --- the audit stream ----------------------------------------------------------------------
 
 
-def leases(engine: Engine) -> dict[int, bool]:
+def audit_marks(engine: Engine) -> dict[int, bool]:
     with transaction(engine) as session:
         return dict(session.execute(select(Lease.item_id, Lease.audit)).all())
 
@@ -262,7 +262,7 @@ def test_with_share_one_every_pick_is_an_audit_pick(engine: Engine, make_project
             session, project_id, alice.id, k=5, audit_share=1.0, rng=random.Random(3)
         )
     assert len(page) == 5 and all(item.audit for item in page)
-    assert leases(engine) == {item.item_id: True for item in page}
+    assert audit_marks(engine) == {item.item_id: True for item in page}
     with transaction(engine) as session:
         project = session.get(Project, project_id)
         record(session, project, alice, [Action(i.item_id, "accept", CLASSES[1]) for i in page])
@@ -283,7 +283,7 @@ def test_with_share_zero_no_pick_is_an_audit_pick(engine: Engine, make_project) 
             session, project_id, alice.id, k=6, audit_share=0.0, rng=random.Random(0)
         )
     assert [i.item_id for i in page] == ids[:6] and not any(i.audit for i in page)
-    assert set(leases(engine).values()) == {False}
+    assert set(audit_marks(engine).values()) == {False}
 
 
 def test_a_tenth_of_many_picks_are_audit_picks(engine: Engine, make_project) -> None:  # type: ignore[no-untyped-def]
@@ -313,7 +313,7 @@ def test_audit_picks_are_never_done_or_held_items(engine: Engine, make_project) 
             bob.id,
             [ImportedLabel(f"crops[{i}]", CLASSES[0]) for i in range(10)],
         )
-        assert queue.claim(session, bob.id, ids[10:20]) == set(ids[10:20])
+        assert leases.claim(session, bob.id, ids[10:20]) == set(ids[10:20])
     with transaction(engine) as session:
         page = queue.next_items(
             session, project_id, alice.id, k=15, audit_share=1.0, rng=random.Random(5)
@@ -362,11 +362,11 @@ def test_a_reload_keeps_an_audit_pick_marked(engine: Engine, make_project) -> No
             session, project_id, alice.id, k=1, audit_share=1.0, rng=random.Random(2)
         )
     with transaction(engine) as session:  # asked again without audit, she gets her item back
-        held = queue.held_items(session, project_id, alice.id)
+        held = leases.held_items(session, project_id, alice.id)
         assert held == [shown.item_id]
-        queue.claim(session, alice.id, held)
+        leases.claim(session, alice.id, held)
         (again,) = queue.load_items(session, held, shown.model_version_id)
-    assert again.audit and leases(engine) == {shown.item_id: True}
+    assert again.audit and audit_marks(engine) == {shown.item_id: True}
 
 
 def test_a_fresh_look_at_the_queue_gives_back_the_items_already_held(
@@ -395,7 +395,7 @@ def test_a_fresh_look_at_the_queue_gives_back_the_items_already_held(
         again = queue.next_items(session, project_id, alice.id, k=3)
     assert [i.item_id for i in again][:2] == [audited.item_id, first.item_id]
     assert [i.audit for i in again] == [True, False, False]
-    assert set(leases(engine)) == {i.item_id for i in again}  # nothing more leased than shown
+    assert set(audit_marks(engine)) == {i.item_id for i in again}  # nothing more leased than shown
     with transaction(engine) as session:  # bob is not given alice's items
         theirs = queue.next_items(session, project_id, bob.id, k=2)
     assert not {i.item_id for i in theirs} & {i.item_id for i in again}

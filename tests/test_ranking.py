@@ -15,7 +15,7 @@ from learner.synthetic.spectra import pseudo_voigt
 from prelabel import ranking
 from prelabel.ingest import ingest
 from prelabel.prelabel import run_prelabel
-from store import queue
+from store import leases, queue
 from store.accounts import add_user
 from store.annotations import Action, record
 from store.catalog import ItemRow, add_source, insert_items, item_ids
@@ -91,7 +91,7 @@ COLUMNS = [
 def first(engine: Engine, project_id: int, user_id: int, k: int = 1) -> list[int]:
     with transaction(engine) as session:
         items = [i.item_id for i in queue.next_items(session, project_id, user_id, k=k)]
-        queue.release(session, user_id, items)
+        leases.release(session, user_id, items)
     return items
 
 

@@ -1,4 +1,5 @@
-"""Project overview: progress, class balance, who did what and when, the model, ingest errors."""
+"""Project overview: progress, class balance, who did what and when, the model, the latest jobs,
+ingest errors."""
 
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from learner.strategies import DEFAULT_AUDIT_SHARE, DEFAULT_STRATEGY
 from store import reports
 from store.catalog import project_status
 from store.engine import transaction
+from store.jobs import recent_jobs
 from store.permissions import Permission
 
 access.page_or_stop(__file__)
@@ -18,6 +20,7 @@ STABLE_KAPPA = 0.99
 STABLE_WINDOW = 3
 """Predictions count as stable when successive versions agree this well this many times running."""
 HOUR_WINDOWS = {"last 24 hours": 1, "last 7 days": 7, "last 30 days": 30}
+SHOWN_JOBS = 10
 
 project = workspace.project_or_stop()
 st.header(f"Project overview · {project.name}")
@@ -180,6 +183,36 @@ with right:
             )
     else:
         st.info("Agreement between versions appears once two versions have suggestions.")
+
+st.subheader("Jobs")
+with transaction(cache.engine()) as session:
+    jobs = recent_jobs(
+        session, project.id, stale_after_s=cache.settings().job_stale_after_s, limit=SHOWN_JOBS
+    )
+if jobs:
+    st.dataframe(
+        [
+            {
+                "job": job.id,
+                "kind": job.kind,
+                "status": job.status,
+                "done": job.done,
+                "total": job.total,
+                "started": job.started_at,
+                "heartbeat (s ago)": job.heartbeat_age_s,
+                "finished": job.finished_at,
+                "error": job.error,
+            }
+            for job in jobs
+        ],
+        hide_index=True,
+    )
+    st.caption(
+        "A running job that stopped sending its heartbeat was killed: it shows as interrupted, "
+        "and the next run of its kind takes over where it stopped."
+    )
+else:
+    st.caption(f"No job has run in this project yet: `loupe ingest {project.name} FOLDER`.")
 
 st.subheader("Ingest errors")
 st.metric("Ingest errors", f"{error_count:,}")

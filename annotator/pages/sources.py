@@ -5,9 +5,14 @@ import io
 
 import streamlit as st
 
-from annotator import access, cache, workspace
+from annotator import access, cache, state, workspace
 from store import reports
+from store.archive import archive, unarchive
+from store.deletion import delete_target
 from store.engine import transaction
+from store.errors import StoreError
+from store.permissions import Permission
+from store.projects import get_project
 
 access.page_or_stop(__file__)
 
@@ -56,6 +61,7 @@ if sources:
                 "errors": s.errors,
                 "size": _size(s.size_bytes),
                 "complete": s.complete,
+                "archived": s.archived,
                 "registered (UTC)": s.created_at,
             }
             for s in sources
@@ -104,3 +110,49 @@ if errors:
         )
 else:
     st.success("No ingest errors: every file and entry was read.")
+
+user = st.session_state.get(state.USER) or {}
+if access.allowed(Permission.MANAGE_SOURCES):
+    st.subheader("Archive or delete")
+    st.caption(
+        "Archive hides from the queue, new snapshots, exports and counts, and can be undone. "
+        "Delete removes what nobody annotated; forced, it removes annotated items too and keeps "
+        "a copy of their annotations, with your name and reason, in the deletion record. Items "
+        "in a snapshot can only be archived."
+    )
+    kind = st.radio("What", ["source", "item", "project"], horizontal=True, key="admin-kind")
+    ref = None
+    if kind == "source" and sources:
+        ref = str(
+            st.selectbox(
+                "Source",
+                [s.id for s in sources],
+                format_func=lambda i: next(
+                    f"{s.uri}{' (archived)' if s.archived else ''}" for s in sources if s.id == i
+                ),
+                key="admin-source",
+            )
+        )
+    elif kind == "item":
+        ref = str(st.number_input("Item id", min_value=1, step=1, key="admin-item"))
+    verb = st.radio("Do", ["archive", "unarchive", "delete"], horizontal=True, key="admin-verb")
+    force = verb == "delete" and st.checkbox("Also annotated items (force)", key="admin-force")
+    reason = st.text_input("Reason", key="admin-reason") if verb == "delete" else None
+    if st.button(
+        f"{verb.capitalize()} {kind}", key="admin-apply", disabled=kind != "project" and ref is None
+    ) and access.permitted(Permission.MANAGE_SOURCES, f"{verb} {kind} {ref or project.name}"):
+        try:
+            with transaction(cache.engine()) as session:
+                target = get_project(session, project.name)
+                if verb == "delete":
+                    done = delete_target(
+                        session, target, kind, ref, actor=user["name"], reason=reason, force=force
+                    ).as_dict()
+                else:
+                    done = (archive if verb == "archive" else unarchive)(
+                        session, target, kind, ref
+                    ).as_dict()
+        except StoreError as e:
+            st.error(str(e))
+        else:
+            st.success(f"{verb}d {kind} {done['target']}: {done['items']} items")

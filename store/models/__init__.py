@@ -2,6 +2,7 @@
 
 from store.models.access import AccessRefusal
 from store.models.annotation import ACTIONS, Annotation, LabelIssue, Lease
+from store.models.deletion import REMOVABLE, AnnotationDeletePermit, Deletion
 from store.models.job import Job
 from store.models.model_version import ModelVersion, Suggestion
 from store.models.project import MODALITIES, Project, User
@@ -12,7 +13,10 @@ __all__ = [
     "ACTIONS",
     "AccessRefusal",
     "MODALITIES",
+    "REMOVABLE",
     "Annotation",
+    "AnnotationDeletePermit",
+    "Deletion",
     "IngestError",
     "Item",
     "Job",

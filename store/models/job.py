@@ -9,7 +9,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from store.base import Base, one_of, utcnow
 
-JOB_STATUSES = ("queued", "running", "done", "failed")
+JOB_STATUSES = ("queued", "running", "done", "failed", "interrupted")
+"""``interrupted``: it stopped beating while running (killed) and a later job took it over."""
 
 
 class Job(Base):

@@ -24,6 +24,8 @@ class Project(Base):
     """Class names in model-output order; labels outside this list are rejected."""
     settings: Mapped[dict] = mapped_column(default=dict)
     """Per-project options (preprocessing, sample rate, label prefixes, ...)."""
+    archived_at: Mapped[dt.datetime | None]
+    """Set while the project is archived; its items carry the same stamp (see store.archive)."""
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

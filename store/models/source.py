@@ -41,6 +41,8 @@ class Source(Base):
     """What the reader learned without decoding everything: sample rate, duration, points."""
     complete: Mapped[bool] = mapped_column(default=False)
     """Set once every item of the source is registered; an incomplete source resumes on rerun."""
+    archived_at: Mapped[dt.datetime | None]
+    """Set while the source is archived; its items carry the same stamp (see store.archive)."""
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -75,6 +77,9 @@ class Item(Base):
     """Uniform in [0, 1), drawn once: audit picks and the fixed stop set are read off it."""
     cold_rank: Mapped[int | None]
     """Order of the cold-start strategy (typical, diverse items first) while no model exists."""
+    archived_at: Mapped[dt.datetime | None]
+    """Set while the item is archived, by itself or with its source or project: the queue,
+    new snapshots, exports, prelabel and the counts leave it out. Unarchiving clears it."""
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
