@@ -20,8 +20,8 @@ from tqdm import tqdm
 
 from learner.formats import audio, crops, spectra
 from learner.formats.errors import FormatError
+from learner.formats.labels_csv import LabelsCsv, read_labels_csv
 from prelabel.jobs import JobRecorder
-from prelabel.labels_csv import LabelsCsv, read_labels_csv
 from store import catalog
 from store.catalog import ImportedLabel, ItemRow
 from store.engine import transaction
