@@ -62,6 +62,11 @@ def read_spectrum_table(path: Path) -> SpectrumTable:
     delimiter = _detect_delimiter([line for _, line in numbered])
     header: list[str] | None = None
     if numbered and not _is_number(_split(numbered[0][1], delimiter)[0], delimiter):
+        first_cell = _split(numbered[0][1], delimiter)[0].strip()
+        if _NUMBER_LIKE.fullmatch(first_cell):
+            raise FormatError(
+                f"axis value {first_cell!r} is not a number", f"line {numbered[0][0]}"
+            )  # a misspelled number, not a header: reading it as names would lose the row
         header = [name.strip() for name in _split(numbered[0][1], delimiter)]
         numbered = numbered[1:]
         names = {name.lower() for name in header}
@@ -152,6 +157,8 @@ def _parse_cells(
                 columns[position].append(float(cell))  # rejected by validation, by point
                 continue
             try:
+                if decimal_comma and "." in cell:  # a thousands separator or a decimal point?
+                    raise FormatError("a point in a decimal-comma file")
                 value = parse_decimal(
                     cell.replace(",", ".") if decimal_comma else cell, "cell", None
                 )
@@ -225,6 +232,8 @@ def _fast_columns(
     return flat.reshape(len(lines), width).T
 
 
+_NUMBER_LIKE = re.compile(r"[+-]?[\d.,_]*\d[\d.,_]*(?:[eE][+-]?\d+)?")
+"""A cell written like a number in some convention (``1,5``, ``1_000``, ``1.2.3``)."""
 _NON_FINITE = ("nan", "inf", "infinity")
 """Spelled non-finite values (numpy writes them): read as such, so validation names the point."""
 _NOT_PLAIN_NUMBER = re.compile(r"[^0-9eE+\-.\s]")
