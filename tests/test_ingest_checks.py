@@ -22,7 +22,8 @@ BUCKETS = ("files_new", "files_already_ingested", "files_label", "files_ignored"
 
 def _spectrum(path: Path, shift: float = 0.0) -> Path:
     axis = np.linspace(200, 1800, 60)
-    path.write_text("\n".join(f"{float(a)!r} {float(np.sin(a / 90 + shift))!r}" for a in axis) + "\n")
+    rows = [f"{float(a)!r} {float(np.sin(a / 90 + shift))!r}" for a in axis]
+    path.write_text("\n".join(rows) + "\n")
     return path
 
 
