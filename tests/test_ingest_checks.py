@@ -226,3 +226,26 @@ def test_image_decoder_messages_are_recorded_not_printed(
     assert "Corrupt JPEG data" in errors["corrupt.jpg"]
     assert "libpng error" in errors["crc.png"]
     assert report.items_added == 1 and report.as_dict()["files_failed"] == 2
+
+
+def test_corrupt_jpeg_entry_is_recorded_by_verify_not_printed(
+    engine, make_project, tmp_path, capfd
+) -> None:
+    import h5py
+
+    from prelabel.verify import verify_crops
+
+    pid = make_project("c", "crop", ["a"])
+    image = (np.random.default_rng(0).random((64, 64)) * 255).astype(np.uint8)
+    good = cv2.imencode(".jpg", image)[1].ravel()
+    corrupt = good.copy()
+    corrupt[len(corrupt) // 2 : len(corrupt) // 2 + 50] = 0  # decodes, to grey, with a warning
+    with h5py.File(tmp_path / "crops.h5", "w") as store:
+        data = store.create_dataset("frames", (2,), dtype=h5py.vlen_dtype(np.uint8))
+        data[0], data[1] = good, corrupt
+    ingest(engine, "c", [tmp_path], progress=False)
+    capfd.readouterr()
+    assert verify_crops(engine, "c", progress=False) == {"checked": 2, "unreadable": 1}
+    assert capfd.readouterr().err == ""
+    [(name, member, reason)] = _errors(engine, pid)
+    assert (name, member) == ("crops.h5", "frames[1]") and "Corrupt JPEG data" in reason
