@@ -120,7 +120,8 @@ def read_label_file(path: Path) -> list[LabelSpan]:
 
 def is_raven_header(line: str) -> bool:
     """Whether a line is the header of a Raven selection table."""
-    return "begin time (s)" in (name.strip().lower() for name in line.split("\t"))
+    names = {name.strip().lower() for name in line.split("\t")}
+    return {"begin time (s)", "end time (s)"} <= names
 
 
 def parse_audacity(lines: list[str]) -> list[LabelSpan]:
