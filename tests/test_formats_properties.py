@@ -155,10 +155,12 @@ raven_columns = st.permutations(
 )
 
 
-def _raven_text(header: list[str], label_name: str, rows: list, blank_first: bool) -> str:
+def _raven_text(
+    header: list[str], label_name: str, rows: list, blank_first: bool, notes: bool = False
+) -> str:
     names = [label_name if name == "LABEL" else name for name in header]
     out = ["", ""] if blank_first else []
-    out.append("\t".join(names))
+    out.append("\t".join(names + (["Notes"] if notes else [])))
     for n, (start, end, label, band) in enumerate(rows, start=1):
         low, high = band if band is not None else (0.0, 0.0)
         values = {
@@ -172,7 +174,7 @@ def _raven_text(header: list[str], label_name: str, rows: list, blank_first: boo
             "LABEL": label,
         }
         line = "\t".join(values[name] for name in header)
-        out.append(line.rstrip("\t") if header[-1] == "LABEL" else line)
+        out.append(line)  # with Notes, its empty field is left off, as editors strip it
     return "\n".join(out) + "\n"
 
 
@@ -181,10 +183,11 @@ def _raven_text(header: list[str], label_name: str, rows: list, blank_first: boo
     st.sampled_from(audio.RAVEN_LABEL_COLUMNS),
     spans_strategy,
     st.booleans(),
+    st.booleans(),
     st.sampled_from(ENCODINGS),
 )
-def test_raven_round_trip(header, label_name, rows, blank_first, encoding) -> None:
-    path = _written(_raven_text(header, label_name.title(), rows, blank_first), encoding)
+def test_raven_round_trip(header, label_name, rows, blank_first, notes, encoding) -> None:
+    path = _written(_raven_text(header, label_name.title(), rows, blank_first, notes), encoding)
     spans = audio.read_label_file(path)
     got = [(s.start_s, s.end_s, s.label, s.f_low_hz, s.f_high_hz) for s in spans]
     want = [(a, b, lab, *(f or (0.0, 0.0))) for a, b, lab, f in rows]
