@@ -61,22 +61,24 @@ def read_spectrum_table(path: Path) -> SpectrumTable:
     numbered = _read_lines(path)
     delimiter = _detect_delimiter([line for _, line in numbered])
     header: list[str] | None = None
+    header_line = f"line {numbered[0][0]}" if numbered else "line 1"
     if numbered and not _is_number(_split(numbered[0][1], delimiter)[0], delimiter):
         first_cell = _split(numbered[0][1], delimiter)[0].strip()
         if _NUMBER_LIKE.fullmatch(first_cell):
             raise FormatError(
-                f"axis value {first_cell!r} is not a number", f"line {numbered[0][0]}"
+                f"axis value {first_cell!r} is not a number", header_line
             )  # a misspelled number, not a header: reading it as names would lose the row
         header = [name.strip() for name in _split(numbered[0][1], delimiter)]
         numbered = numbered[1:]
         names = {name.lower() for name in header}
         if "file" in names and "label" in names:
-            raise FormatError("a labels CSV (columns file,label), not a spectrum", "line 1")
+            raise FormatError("a labels CSV (columns file,label), not a spectrum", header_line)
     if not numbered:
         raise FormatError("no numeric rows")
     first = _split(numbered[0][1], delimiter)
     decimal_comma = delimiter == ";" and any("," in c for c in first)
     lines = [line for _, line in numbered]
+    row_lines = [number for number, _ in numbered]
     columns = _fast_columns(lines, delimiter, len(first), decimal_comma)
     text_cells: dict[int, tuple[int, str]] = {}
     if columns is not None:
@@ -88,10 +90,10 @@ def read_spectrum_table(path: Path) -> SpectrumTable:
         width = max(len(row) for _, row in rows)
         cells = [row + [""] * (width - len(row)) for _, row in rows]
         columns = _parse_cells(rows, width, decimal_comma, text_cells)
-        numbered = [(n, "") for n, _ in rows]
+        row_lines = [number for number, _ in rows]
     if width < 2:
         raise FormatError("expected at least two columns (axis, intensity)")
-    header = _check_header(header, width, cells)
+    header = _check_header(header, width, cells, header_line)
 
     axis = np.asarray(columns[0], dtype=np.float64)
     if 0 in text_cells:
@@ -101,7 +103,7 @@ def read_spectrum_table(path: Path) -> SpectrumTable:
     if len(missing):
         raise FormatError(
             "the row has no axis value (column 1 is empty or NaN)",
-            f"line {numbered[missing[0]][0]}",
+            f"line {row_lines[missing[0]]}",
         )
     order = _axis_order(axis)
     axis = axis[order]
@@ -169,7 +171,9 @@ def _parse_cells(
     return columns
 
 
-def _check_header(header: list[str] | None, width: int, cells: list[list[str]]) -> list[str]:
+def _check_header(
+    header: list[str] | None, width: int, cells: list[list[str]], where: str
+) -> list[str]:
     """Header names, one per column; a header that names more or fewer columns than the rows
     hold would shift every name onto the wrong spectrum, so it is an error."""
     if header is None:
@@ -178,13 +182,13 @@ def _check_header(header: list[str] | None, width: int, cells: list[list[str]]) 
         header = header[:-1]
     if len(header) > width:
         raise FormatError(
-            f"the header names {len(header)} columns but the rows hold {width}", "line 1"
+            f"the header names {len(header)} columns but the rows hold {width}", where
         )
     if len(header) < width:
         extra = range(len(header), width)
         if not cells or any(row[p].strip() for row in cells for p in extra):
             raise FormatError(
-                f"the header names {len(header)} columns but the rows hold {width}", "line 1"
+                f"the header names {len(header)} columns but the rows hold {width}", where
             )
     return header + [""] * (width - len(header))
 
