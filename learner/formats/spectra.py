@@ -64,7 +64,7 @@ def read_spectrum_table(path: Path) -> SpectrumTable:
     header_line = f"line {numbered[0][0]}" if numbered else "line 1"
     if numbered and not _is_number(_split(numbered[0][1], delimiter)[0], delimiter):
         first_cell = _split(numbered[0][1], delimiter)[0].strip()
-        if _NUMBER_LIKE.fullmatch(first_cell):
+        if _NUMBER_LIKE.fullmatch(_SPELLED_NON_FINITE.sub("0", first_cell.lower())):
             raise FormatError(
                 f"axis value {first_cell!r} is not a number", header_line
             )  # a misspelled number, not a header: reading it as names would lose the row
@@ -236,8 +236,10 @@ def _fast_columns(
     return flat.reshape(len(lines), width).T
 
 
-_NUMBER_LIKE = re.compile(r"[+-]?[\d.,_]*\d[\d.,_]*(?:[eE][+-]?\d+)?")
-"""A cell written like a number in some convention (``1,5``, ``1_000``, ``1.2.3``)."""
+_NUMBER_LIKE = re.compile(r"[\d.,_+\-eE]*\d[\d.,_+\-eE]*")
+"""A cell of digits, signs, separators and exponents (``1,5``, ``1_000``, ``1e400,0``): a number
+in some convention, or out of range, never a column name."""
+_SPELLED_NON_FINITE = re.compile(r"infinity|inf|nan")
 _NON_FINITE = ("nan", "inf", "infinity")
 """Spelled non-finite values (numpy writes them): read as such, so validation names the point."""
 _NOT_PLAIN_NUMBER = re.compile(r"[^0-9eE+\-.\s]")
