@@ -22,9 +22,12 @@ from learner.formats.errors import FormatError
 
 AUDIO_FORMATS = {"wav": "PCM_16", "flac": "PCM_16", "ogg": "VORBIS"}
 
+SCRATCH = tempfile.TemporaryDirectory(prefix="loupe-prop-")
+"""One folder for every generated file of the module, removed when the run ends."""
+
 
 def _folder() -> Path:
-    return Path(tempfile.mkdtemp(prefix="loupe-prop-"))
+    return Path(tempfile.mkdtemp(dir=SCRATCH.name))
 
 
 @st.composite

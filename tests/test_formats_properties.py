@@ -41,9 +41,12 @@ label_text = (
     .filter(lambda s: s and not s.startswith("\\") and "\x85" not in s)
 )
 
+SCRATCH = tempfile.TemporaryDirectory(prefix="loupe-prop-")
+"""One folder for every generated file of the module, removed when the run ends."""
+
 
 def _written(content: str, encoding: str) -> Path:
-    folder = Path(tempfile.mkdtemp(prefix="loupe-prop-"))
+    folder = Path(tempfile.mkdtemp(dir=SCRATCH.name))
     path = folder / "file.txt"
     path.write_bytes(content.encode(encoding))
     return path
