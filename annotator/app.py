@@ -13,7 +13,7 @@ if __package__ in (None, ""):  # run as a script by ``streamlit run``: make the 
 
 import streamlit as st
 
-from annotator import auth, workspace
+from annotator import access, auth, workspace
 
 st.set_page_config(page_title="Loupe", page_icon="🔍", layout="wide")
 
@@ -22,14 +22,11 @@ if user is None:
     st.navigation([st.Page(auth.sign_in_page, title="Sign in", icon=":material/login:")]).run()
     st.stop()
 
+# Only the pages the role may use: a page left out is neither listed nor rendered from its URL.
 pages = [
-    st.Page("pages/annotate.py", title="Annotate", icon=":material/edit:", default=True),
-    st.Page("pages/grid.py", title="Review grid", icon=":material/grid_view:"),
-    st.Page("pages/labels.py", title="Label review", icon=":material/rule:"),
-    st.Page("pages/overview.py", title="Project overview", icon=":material/monitoring:"),
-    st.Page("pages/models.py", title="Snapshots & models", icon=":material/model_training:"),
-    st.Page("pages/sources.py", title="Sources & errors", icon=":material/folder_open:"),
-]
+    st.Page(page.path, title=page.title, icon=page.icon, default=n == 0)
+    for n, page in enumerate(access.pages_for(user["role"]))
+] or [st.Page(access.no_page, title="No access", icon=":material/block:")]
 navigation = st.navigation(pages)
 with st.sidebar:
     workspace.choose_project_in_sidebar()

@@ -14,20 +14,37 @@ from annotator import cache, state
 from store.accounts import authenticate
 from store.engine import transaction
 from store.errors import AuthenticationError
+from store.models import User
 from store.projects import ensure_user
 
 
 def current_user() -> dict | None:
-    """The signed-in person, completing an OpenID Connect sign-in if one just happened."""
+    """The signed-in person, completing an OpenID Connect sign-in if one just happened.
+
+    The role is read again from the account on every run of the app, so a role an admin
+    changes applies from the person's next page, not from their next sign-in."""
     user = st.session_state.get(state.USER)
     if user is not None:
-        return user
+        return _with_current_role(user)
     provider = cache.settings().auth_provider
     if provider and _oidc_signed_in():
         name = st.user.get("email") or st.user.get("name") or st.user.get("sub")
         with transaction(cache.engine()) as session:
             account = ensure_user(session, str(name), "annotator")
             user = {"id": account.id, "name": account.name, "role": account.role}
+        st.session_state[state.USER] = user
+    return user
+
+
+def _with_current_role(user: dict) -> dict | None:
+    with transaction(cache.engine()) as session:
+        account = session.get(User, user["id"])
+        role = account.role if account is not None else None
+    if role is None:  # the account is gone: sign out
+        st.session_state.pop(state.USER, None)
+        return None
+    if role != user["role"]:
+        user = user | {"role": role}
         st.session_state[state.USER] = user
     return user
 

@@ -7,12 +7,13 @@ import time
 
 import streamlit as st
 
-from annotator import cache, state
+from annotator import access, cache, state
 from annotator.review import ProjectRef, signed_in
 from store import label_issues
 from store.annotations import Action, record
 from store.engine import transaction
 from store.models import Project, User
+from store.permissions import Permission
 from store.queue import QueueItem
 
 
@@ -26,6 +27,8 @@ def decide(
     project: ProjectRef, issue_id: int, item: QueueItem, given: str, label: str, status: str
 ) -> None:
     """Keep ``given`` (the reviewer's own vote for it) or change it to ``label`` (an edit)."""
+    if not access.permitted(Permission.REVIEW_LABELS, f"label issue {issue_id}"):
+        return
     started = st.session_state.get(state.ISSUE_SHOWN, (None, None))
     duration = time.monotonic() - started[1] if started[0] == issue_id else None
     with transaction(cache.engine()) as session:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from annotator import cache, state
+from annotator import access, cache, state
 from learner.strategies import DEFAULT_AUDIT_SHARE
 from store import leases, queue
 from store.annotations import Action, add_segment, record, undo_last
@@ -20,6 +20,7 @@ from store.catalog import record_ingest_error
 from store.engine import transaction
 from store.errors import LeaseLostError
 from store.models import Project, User
+from store.permissions import Permission
 from store.queue import QueueItem
 
 SPAN_STEP_S = 0.005
@@ -40,20 +41,20 @@ def signed_in() -> dict:
     return st.session_state[state.USER]
 
 
-def _lease() -> dt.timedelta:
+def lease_length() -> dt.timedelta:
     return dt.timedelta(minutes=cache.settings().lease_minutes)
 
 
-def _audit_share(project: ProjectRef) -> float:
+def audit_share(project: ProjectRef) -> float:
     """The project's share of random audit picks in the queue."""
     return float(project.settings.get("audit_share", DEFAULT_AUDIT_SHARE))
 
 
-def _user(session) -> User:  # type: ignore[no-untyped-def]
+def acting_user(session) -> User:  # type: ignore[no-untyped-def]
     return session.get(User, signed_in()["id"])
 
 
-def _started() -> None:
+def start_timing() -> None:
     st.session_state[state.ACTION_STARTED] = time.perf_counter()
 
 
@@ -101,9 +102,9 @@ def _show_next(project: ProjectRef, session=None) -> None:  # type: ignore[no-un
         project.id,
         signed_in()["id"],
         k=1,
-        lease=_lease(),
+        lease=lease_length(),
         exclude=exclude,
-        audit_share=_audit_share(project),
+        audit_share=audit_share(project),
     )
     _show(items[0] if items else None)
 
@@ -135,7 +136,7 @@ def _same_span(a: tuple[float, float] | None, b: tuple[float, float] | None) -> 
 def choose(project: ProjectRef, label: str) -> None:
     """A class key: label the item (accept if it is the suggestion unchanged, else edit); while
     adding, register the drawn span as a new segment of that class instead."""
-    _started()
+    start_timing()
     item: QueueItem = st.session_state[state.ITEM]
     span = edit_span(item) if project.modality == "audio" else None
     if st.session_state.get(state.ADDING):
@@ -157,23 +158,25 @@ def accept(project: ProjectRef) -> None:
 
 def reject(project: ProjectRef) -> None:
     """No event here (audio), or none of the classes."""
-    _started()
+    start_timing()
     _act(project, "reject", None, None)
 
 
 def skip(project: ProjectRef) -> None:
-    _started()
+    start_timing()
     _act(project, "skip", None, None)
 
 
 def _act(project: ProjectRef, action: str, label: str | None, span) -> None:  # type: ignore[no-untyped-def]
+    if not access.permitted(Permission.ANNOTATE):
+        return
     item: QueueItem = st.session_state[state.ITEM]
     try:
         with transaction(cache.engine()) as session:
             record(
                 session,
                 session.get(Project, project.id),
-                _user(session),
+                acting_user(session),
                 [
                     Action(
                         item.item_id,
@@ -206,6 +209,8 @@ def toggle_adding() -> None:
 
 def add_drawn_segment(project: ProjectRef, label: str) -> None:
     """Register the drawn span as a segment nothing proposed; the current item stays."""
+    if not access.permitted(Permission.ANNOTATE):
+        return
     item: QueueItem = st.session_state[state.ITEM]
     span = edit_span(item)
     if span is None:
@@ -214,7 +219,7 @@ def add_drawn_segment(project: ProjectRef, label: str) -> None:
         new_id, _ = add_segment(
             session,
             session.get(Project, project.id),
-            _user(session),
+            acting_user(session),
             source_id=item.source_id,
             start_s=span[0],
             end_s=span[1],
@@ -251,23 +256,25 @@ def snap(seconds: float) -> float:
 def undo(project: ProjectRef) -> None:
     """Take back the person's last action and show its (first) item again."""
     current: QueueItem | None = st.session_state.get(state.ITEM)
-    shown = _take_back(project, [current.item_id] if current else [], limit=1)
+    shown = take_back(project, [current.item_id] if current else [], limit=1)
     if shown:
         _show(shown[0])
 
 
-def _take_back(project: ProjectRef, on_screen: list[int], limit: int | None) -> list[QueueItem]:
+def take_back(project: ProjectRef, on_screen: list[int], limit: int | None) -> list[QueueItem]:
     """Undo the last action, give back the leases of what is on screen, lease the undone items
     again (up to ``limit``) and return them to be shown; an empty list if nothing was undone."""
-    _started()
+    if not access.permitted(Permission.ANNOTATE):
+        return []
+    start_timing()
     with transaction(cache.engine()) as session:
-        items = undo_last(session, session.get(Project, project.id), _user(session))
+        items = undo_last(session, session.get(Project, project.id), acting_user(session))
         if not items:
             st.session_state[state.NOTICE] = "Nothing to undo."
             return []
         wanted = items[:limit]
         leases.release(session, signed_in()["id"], [i for i in on_screen if i not in items])
-        got = leases.claim(session, signed_in()["id"], wanted, lease=_lease())
+        got = leases.claim(session, signed_in()["id"], wanted, lease=lease_length())
         version = queue.active_version(session, project.id)
         shown = queue.load_items(session, [i for i in wanted if i in got], version and version.id)
     st.session_state[state.NOTICE] = (
@@ -280,120 +287,9 @@ def _take_back(project: ProjectRef, on_screen: list[int], limit: int | None) -> 
 
 def mark_unreadable(project: ProjectRef, item: QueueItem, reason: str) -> None:
     """Record that the item's media cannot be read, so that nobody is handed it again."""
+    if not access.permitted(Permission.ANNOTATE):
+        return
     with transaction(cache.engine()) as session:
         record_ingest_error(
             session, project.id, item.source_uri, reason, member=item.member, item_id=item.item_id
         )
-
-
-# --- the crop grid -------------------------------------------------------------------------
-
-
-def current_page(project: ProjectRef, size: int) -> list[QueueItem]:
-    if st.session_state.get(state.PAGE_PROJECT) != project.id:
-        st.session_state[state.PAGE] = None
-        st.session_state[state.PAGE_PROJECT] = project.id
-    if st.session_state.get(state.PAGE) is None:
-        _next_page(project, size)
-    return st.session_state[state.PAGE]
-
-
-def _show_page(items: list[QueueItem]) -> None:
-    st.session_state[state.PAGE] = items
-    st.session_state[state.FLIPS] = {}
-    st.session_state[state.PAGE_SHOWN_AT] = time.monotonic()
-
-
-def _next_page(project: ProjectRef, size: int, session=None) -> None:  # type: ignore[no-untyped-def]
-    if session is None:
-        with transaction(cache.engine()) as session:
-            _next_page(project, size, session)
-        return
-    single = st.session_state.get(state.ITEM)
-    items = queue.next_items(
-        session,
-        project.id,
-        signed_in()["id"],
-        k=size,
-        lease=_lease(),
-        exclude=[single.item_id] if single is not None else [],
-        audit_share=_audit_share(project),
-    )
-    _show_page(items)
-
-
-def page_label(item: QueueItem) -> str | None:
-    """The label a crop on the grid will get: flipped, else its suggestion."""
-    return st.session_state.get(state.FLIPS, {}).get(item.item_id, item.label)
-
-
-def flip(project: ProjectRef, item: QueueItem) -> None:
-    """Move a crop to the next class (two classes: the other one)."""
-    current = page_label(item)
-    classes = list(project.classes)
-    following = (
-        classes[0] if current is None else classes[(classes.index(current) + 1) % len(classes)]
-    )
-    flips = dict(st.session_state.get(state.FLIPS, {}))
-    if following == item.label:
-        flips.pop(item.item_id, None)
-    else:
-        flips[item.item_id] = following
-    st.session_state[state.FLIPS] = flips
-
-
-def accept_page(project: ProjectRef, size: int) -> None:
-    """Every crop on the page gets its shown label (crops with none are skipped)."""
-    _started()
-    page: list[QueueItem] = st.session_state.get(state.PAGE) or []
-    if not page:
-        return
-    each = round((time.monotonic() - st.session_state[state.PAGE_SHOWN_AT]) / len(page), 3)
-    actions = []
-    for item in page:
-        label = page_label(item)
-        if label is None:
-            action = "skip"
-        elif label == item.label and item.suggestion_id is not None:
-            action = "accept"
-        else:
-            action = "edit"
-        actions.append(
-            Action(
-                item.item_id,
-                action,
-                label,
-                None,
-                None,
-                item.suggestion_id,
-                item.model_version_id,
-                each,
-            )
-        )
-    lost: list[int] = []
-    try:
-        _record_page(project, size, actions)
-    except LeaseLostError as e:  # save the crops still held; the others belong to someone else
-        lost = e.item_ids
-        actions = [a for a in actions if a.item_id not in set(lost)]
-        _record_page(project, size, actions)
-    flipped = sum(a.action == "edit" for a in actions)
-    st.session_state[state.NOTICE] = f"Page of {len(actions)} saved ({flipped} flipped)." + (
-        f" {len(lost)} not saved: kept too long, someone else took them meanwhile." if lost else ""
-    )
-
-
-def _record_page(project: ProjectRef, size: int, actions: list[Action]) -> None:
-    with transaction(cache.engine()) as session:
-        record(
-            session, session.get(Project, project.id), _user(session), actions, require_lease=True
-        )
-        _next_page(project, size, session)
-
-
-def undo_page(project: ProjectRef) -> None:
-    """Take back the last action; the items it touched come back as the page."""
-    on_screen = [i.item_id for i in st.session_state.get(state.PAGE) or []]
-    page = _take_back(project, on_screen, limit=None)
-    if page:
-        _show_page(page)

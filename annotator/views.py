@@ -6,7 +6,7 @@ import base64
 
 import streamlit as st
 
-from annotator import cache, figures, review, state, workspace
+from annotator import cache, figures, grid_review, review, state, workspace
 from annotator.media import MediaError
 from annotator.review import ProjectRef
 from store.queue import QueueItem
@@ -256,7 +256,7 @@ def crop_grid(project: ProjectRef, rows: int, columns: int) -> None:
     """A page of crops with their suggestions: a click flips one, one key accepts the page."""
     notice()
     size = rows * columns
-    page = review.current_page(project, size)
+    page = grid_review.current_page(project, size)
     progress_line(project)
     if not page:
         queue_empty(project)
@@ -282,7 +282,7 @@ def crop_grid(project: ProjectRef, rows: int, columns: int) -> None:
         key="accept-page",
         shortcut="A",
         type="primary",
-        on_click=review.accept_page,
+        on_click=grid_review.accept_page,
         args=(project, size),
         width="stretch",
     )
@@ -290,7 +290,7 @@ def crop_grid(project: ProjectRef, rows: int, columns: int) -> None:
         "Undo",
         key="undo-page",
         shortcut="U",
-        on_click=review.undo_page,
+        on_click=grid_review.undo_page,
         args=(project,),
         width="stretch",
     )
@@ -314,7 +314,7 @@ def crop_cell(cell, project: ProjectRef, item: QueueItem, blob) -> None:  # type
             st.error("unreadable", icon=":material/broken_image:")
             return
         inline_image(blob, THUMBNAIL_PX, f"crop {item.item_id}", css_class="loupe-crop")
-        label = review.page_label(item)
+        label = grid_review.page_label(item)
         changed = label != item.label
         confidence = (
             f" {item.confidence:.0%}" if item.confidence is not None and not changed else ""
@@ -322,7 +322,7 @@ def crop_cell(cell, project: ProjectRef, item: QueueItem, blob) -> None:  # type
         st.button(
             f"{'⇄ ' if changed else ''}{(label or '?').replace('_', ' ')}{confidence}",
             key=f"flip-{item.item_id}",
-            on_click=review.flip,
+            on_click=grid_review.flip,
             args=(project, item),
             type="primary" if changed else "tertiary",
             width="stretch",

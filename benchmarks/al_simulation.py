@@ -105,12 +105,12 @@ def infer_classes(paths: list[Path], modality: str, labels_csv: Path | None) -> 
         No labels found where this function knows to look; ``--classes`` is then needed.
     """
     from learner.formats import audio, crops
-    from prelabel.labels_csv import read_labels_csv
+    from learner.formats.labels_csv import read_labels_csv
 
     found: set[str] = set()
     if labels_csv is not None:
         table = read_labels_csv(labels_csv)
-        found |= set(table.by_file.values()) | set(table.by_column.values())
+        found |= {row.label for row in table.rows.values()}
     files = [f for p in paths for f in ([p] if p.is_file() else sorted(p.rglob("*")))]
     for path in files:
         suffix = path.suffix.lower()

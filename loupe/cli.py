@@ -286,12 +286,19 @@ def _read_password(name: str) -> str:
 def ingest(
     project: str,
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (recursive).")],
-    labels: Annotated[Path | None, typer.Option(help="CSV with columns file,label.")] = None,
+    labels: Annotated[
+        Path | None,
+        typer.Option(
+            help="CSV with columns file,label (and column, for one spectrum of a matrix); file "
+            "names resolve relative to the CSV's folder. Spectrum and crop projects."
+        ),
+    ] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
 ) -> None:
-    """Register files of a project (re-ingesting the same bytes adds nothing)."""
+    """Register files of a project (re-ingesting the same bytes adds nothing but labels it
+    lacks). Exits 1 when files failed and none was ingested."""
     from prelabel.ingest import ingest as run_ingest
 
     with user_errors(as_json):
@@ -307,25 +314,37 @@ def ingest(
             stale_after_s=settings.job_stale_after_s,
         )
     result = report.as_dict()
-    emit(as_json, result, lambda: _ingest_text(report.as_dict()))
-    if not report.ingested_anything:
+    emit(as_json, result, lambda: _ingest_text(result))
+    if report.nothing_could_be_ingested:
         raise typer.Exit(1)
 
 
 def _ingest_text(r: dict) -> str:
+    resumed = f" ({r['sources_resumed']} resumed)" if r["sources_resumed"] else ""
     lines = [
-        f"{r['files_seen']} files: {r['sources_added']} new sources, "
-        f"{r['sources_already_ingested']} already ingested, {r['files_ignored']} ignored",
+        f"{r['files_seen']} files: {r['files_new']} new{resumed}, "
+        f"{r['files_already_ingested']} already ingested, {r['files_label']} label files, "
+        f"{r['files_ignored']} ignored, {r['files_failed']} failed",
         f"{r['items_added']} items added, {r['labels_imported']} labels imported, "
         f"{r['ingest_errors']} errors",
     ]
     lines += [f"  same content as {d['same_as']}: {d['path']}" for d in r["duplicates"]]
+    if r["labels_unmatched"]:
+        names = ", ".join(
+            f"{u['file']}{' [' + u['column'] + ']' if u['column'] else ''} (line {u['line']})"
+            for u in r["unmatched_labels"][:10]
+        )
+        more = f" and {r['labels_unmatched'] - 10} more" if r["labels_unmatched"] > 10 else ""
+        lines.append(
+            f"{r['labels_unmatched']} labels CSV rows match no ingested file "
+            f"(names resolve relative to the CSV's folder): {names}{more}"
+        )
     for e in r["errors"][:20]:
         where = f" [{e['member']}]" if e["member"] else ""
         lines.append(f"  error: {e['path']}{where}: {e['reason']}")
     if len(r["errors"]) > 20:
         lines.append(f"  ... and {len(r['errors']) - 20} more (loupe status PROJECT --errors)")
-    if r["sources_added"] + r["sources_already_ingested"] == 0:
+    if r["files_failed"] and not r["files_new"] + r["files_already_ingested"]:
         lines.append("nothing could be ingested")
     return "\n".join(lines)
 

@@ -31,6 +31,10 @@ class AuthenticationError(StoreError):
     """A user name and password that do not match an account (the message never says which)."""
 
 
+class PermissionDeniedError(StoreError):
+    """A person's role does not allow what they tried (see ``store.permissions``)."""
+
+
 class LeaseLostError(StoreError):
     """An action on items the person no longer holds: their lease ran out and someone else took
     the item, or it was labelled meanwhile. Nothing was written; ``item_ids`` names them."""

@@ -14,11 +14,28 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy import Engine
 
 from store import schema
 from store.engine import make_engine, transaction
 from store.projects import create_project
+
+settings.register_profile(
+    "ci",
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+settings.register_profile(
+    "explore",
+    max_examples=3000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+settings.load_profile(os.environ.get("LOUPE_HYPOTHESIS_PROFILE", "ci"))
+"""Property tests run a few dozen examples each in CI; ``LOUPE_HYPOTHESIS_PROFILE=explore``
+runs thousands when hunting reader bugs."""
 
 SHARED_DATA = Path(
     os.environ.get("LOUPE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")

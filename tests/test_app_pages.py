@@ -49,7 +49,7 @@ def piped_app(sqlite_template: Path, tmp_path: Path, shared_data: Path, monkeypa
     ingest(engine, "piped", [shared_data / "crops/piped"], progress=False, derived_dir=tmp_path)
     with transaction(engine) as session:
         project = session.query(Project).filter_by(name="piped").one()
-        user, _ = add_user(session, "ana", "reviewer", None)
+        user, _ = add_user(session, "ana", "admin", None)  # models and sources are admin pages
         items = session.query(Item.id).filter_by(project_id=project.id).order_by(Item.id).all()
         record(
             session,
@@ -112,7 +112,7 @@ def piped_app(sqlite_template: Path, tmp_path: Path, shared_data: Path, monkeypa
         sha256 = snapshot.manifest_sha256
     engine.dispose()
     monkeypatch.setenv("LOUPE_DATABASE_URL", url)
-    return {"user": signed_in, "sha256": sha256}
+    return {"user": signed_in, "sha256": sha256, "url": url}
 
 
 def _open(user: dict, page: str, project: str | None = None) -> AppTest:
@@ -242,7 +242,7 @@ def test_pages_of_an_empty_project_say_what_is_missing(
     engine = make_engine(url)
     with transaction(engine) as session:
         create_project(session, "empty", "audio", ["call"])
-        user, _ = add_user(session, "ben", "annotator", None)
+        user, _ = add_user(session, "ben", "admin", None)
         signed_in = {"id": user.id, "name": user.name, "role": user.role}
     engine.dispose()
     monkeypatch.setenv("LOUPE_DATABASE_URL", url)
@@ -327,7 +327,7 @@ def test_every_page_of_an_empty_database_says_how_to_make_a_project(
     url = _database(sqlite_template, tmp_path)
     engine = make_engine(url)
     with transaction(engine) as session:
-        user, _ = add_user(session, "ana", "annotator", None)
+        user, _ = add_user(session, "ana", "admin", None)
         signed_in = {"id": user.id, "name": user.name, "role": user.role}
     engine.dispose()
     monkeypatch.setenv("LOUPE_DATABASE_URL", url)
@@ -337,10 +337,15 @@ def test_every_page_of_an_empty_database_says_how_to_make_a_project(
 
 
 def test_sources_page_lets_an_admin_archive_a_source(piped_app: dict) -> None:
-    assert not [
-        s for s in _open(piped_app["user"], "pages/sources.py").subheader if "Archive" in s.value
-    ]
-    admin = piped_app["user"] | {"role": "admin"}
+    engine = make_engine(piped_app["url"])
+    with transaction(engine) as session:
+        reviewer, _ = add_user(session, "rita", "reviewer", None)
+        rita = {"id": reviewer.id, "name": "rita", "role": "reviewer"}
+    engine.dispose()
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        _open(rita, "pages/sources.py")  # a reviewer's navigation has no sources page
+    admin = piped_app["user"]
+    assert admin["role"] == "admin"
     at = _open(admin, "pages/sources.py")
     at.radio(key="admin-verb").set_value("delete").run()
     at.button(key="admin-apply").click().run()

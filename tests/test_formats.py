@@ -61,7 +61,7 @@ def test_semicolon_matrix_with_decimal_commas_and_header(tmp_path) -> None:
 
 def test_comma_separated_two_columns_with_header(tmp_path) -> None:
     path = tmp_path / "s.csv"
-    path.write_text("shift,intensity\n" + "\n".join(f"{200 + i},{i * i}" for i in range(20)))
+    path.write_text("shift,intensity\n" + "\n".join(f"{200 + 10 * i},{i * i}" for i in range(20)))
     table = spectra.read_spectrum_table(path)
     assert not table.is_matrix and table.columns[0].intensity[3] == 9.0
 

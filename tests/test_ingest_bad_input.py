@@ -80,7 +80,7 @@ def test_label_file_that_does_not_parse_fails(engine, make_project, tmp_path) ->
     report = ingest(engine, "a", [tmp_path], progress=False)
     [(name, member, reason)] = _errors(engine, pid)
     assert (name, member) == ("rec.txt", "line 2")
-    assert "start and end must be numbers" in reason
+    assert reason == "start 'start' is not a number"
     assert report.sources_added == 1  # the recording itself is kept, unlabelled
 
 

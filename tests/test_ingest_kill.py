@@ -78,7 +78,9 @@ def test_killed_ingest_is_interrupted_then_taken_over(
     newest = json.loads(status.stdout)["jobs"][0]
     assert (newest["id"], newest["kind"], newest["status"]) == (killed, "ingest", "interrupted")
 
-    subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr  # a resumed ingest succeeded
+    assert "nothing could be ingested" not in rerun.stdout + rerun.stderr
     with transaction(engine) as session:
         jobs = session.scalars(select(Job).where(Job.kind == "ingest").order_by(Job.id)).all()
         assert session.scalar(select(func.count(func.distinct(Item.locator)))) == ITEMS

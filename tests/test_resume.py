@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from prelabel import ingest as ingest_module
 from prelabel.ingest import ingest
 from store import catalog
 from store.engine import transaction
@@ -25,7 +24,7 @@ def test_rerun_after_crash_completes_without_duplicates(
             raise KeyboardInterrupt("killed")
         return real_insert(session, source, rows)
 
-    monkeypatch.setattr(ingest_module.catalog, "insert_items", crash_on_third_batch)
+    monkeypatch.setattr(catalog, "insert_items", crash_on_third_batch)
     with pytest.raises(KeyboardInterrupt):
         ingest(engine, "piped", [shared_data / "crops/piped"], batch_size=100, progress=False)
     with transaction(engine) as session:
@@ -33,7 +32,7 @@ def test_rerun_after_crash_completes_without_duplicates(
         assert session.scalar(select(Source.complete)) is False
         assert session.scalar(select(Job.status).order_by(Job.id.desc())) == "failed"
 
-    monkeypatch.setattr(ingest_module.catalog, "insert_items", real_insert)
+    monkeypatch.setattr(catalog, "insert_items", real_insert)
     report = ingest(engine, "piped", [shared_data / "crops/piped"], batch_size=100, progress=False)
     assert report.items_added == 184 and report.sources_added == 0
     with transaction(engine) as session:

@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from annotator import views, workspace
+from annotator import access, views, workspace
+
+access.page_or_stop(__file__)
 
 project = workspace.project_or_stop()
 st.header(f"Annotate · {project.name}")

@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from annotator import cache, views, workspace
+from annotator import access, cache, views, workspace
+
+access.page_or_stop(__file__)
 
 project = workspace.project_or_stop()
 if project.modality != "crop":

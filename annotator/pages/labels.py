@@ -8,10 +8,12 @@ and the issue is closed either way.
 
 import streamlit as st
 
-from annotator import cache, label_review, views, workspace
+from annotator import access, cache, label_review, views, workspace
 from annotator.media import MediaError
 from store import label_issues, queue
 from store.engine import transaction
+
+access.page_or_stop(__file__)
 
 project = workspace.project_or_stop()
 st.header(f"Label review · {project.name}")

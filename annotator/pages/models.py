@@ -8,9 +8,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from annotator import cache, figures, workspace
+from annotator import access, cache, figures, workspace
 from store import reports
 from store.engine import transaction
+
+access.page_or_stop(__file__)
 
 PLOTS = {
     "reliability.png": "Reliability before and after temperature scaling",

@@ -5,13 +5,16 @@ from pathlib import Path
 
 import streamlit as st
 
-from annotator import cache, figures, workspace
+from annotator import access, cache, figures, workspace
 from learner.agreement import cohen_kappa
 from learner.strategies import DEFAULT_AUDIT_SHARE, DEFAULT_STRATEGY
 from store import reports
 from store.catalog import project_status
 from store.engine import transaction
 from store.jobs import recent_jobs
+from store.permissions import Permission
+
+access.page_or_stop(__file__)
 
 STABLE_KAPPA = 0.99
 STABLE_WINDOW = 3
@@ -229,4 +232,5 @@ if newest_errors:
     )
 else:
     st.caption("Every file was read.")
-st.page_link("pages/sources.py", label="All sources and errors", icon=":material/folder_open:")
+if access.allowed(Permission.MANAGE_SOURCES):
+    st.page_link("pages/sources.py", label="All sources and errors", icon=":material/folder_open:")

@@ -5,13 +5,16 @@ import io
 
 import streamlit as st
 
-from annotator import cache, state, workspace
+from annotator import access, cache, state, workspace
 from store import reports
 from store.archive import archive, unarchive
 from store.deletion import delete_target
 from store.engine import transaction
 from store.errors import StoreError
+from store.permissions import Permission
 from store.projects import get_project
+
+access.page_or_stop(__file__)
 
 ERROR_COLUMNS = ("created_at", "path", "member", "item_id", "reason")
 
@@ -109,7 +112,7 @@ else:
     st.success("No ingest errors: every file and entry was read.")
 
 user = st.session_state.get(state.USER) or {}
-if user.get("role") == "admin":
+if access.allowed(Permission.MANAGE_SOURCES):
     st.subheader("Archive or delete")
     st.caption(
         "Archive hides from the queue, new snapshots, exports and counts, and can be undone. "
@@ -137,7 +140,7 @@ if user.get("role") == "admin":
     reason = st.text_input("Reason", key="admin-reason") if verb == "delete" else None
     if st.button(
         f"{verb.capitalize()} {kind}", key="admin-apply", disabled=kind != "project" and ref is None
-    ):
+    ) and access.permitted(Permission.MANAGE_SOURCES, f"{verb} {kind} {ref or project.name}"):
         try:
             with transaction(cache.engine()) as session:
                 target = get_project(session, project.name)

@@ -9,6 +9,7 @@ from pathlib import Path
 import soundfile
 
 from learner.formats.errors import FormatError
+from learner.formats.text import parse_decimal, read_text
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 RAVEN_LABEL_COLUMNS = ("annotation", "label", "class", "species", "sound type", "call type")
@@ -111,86 +112,114 @@ def read_label_file(path: Path) -> list[LabelSpan]:
     FormatError
         The file does not parse; the message names the line.
     """
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        text = path.read_text(encoding="latin-1")
-    lines = text.splitlines()
-    first = next((line for line in lines if line.strip()), "")
-    if "begin time" in first.lower():
+    lines = read_text(path).splitlines()
+    if is_raven_header(next((line for line in lines if line.strip()), "")):
         return parse_raven(lines)
     return parse_audacity(lines)
 
 
+def is_raven_header(line: str) -> bool:
+    """Whether a line is the header of a Raven selection table."""
+    names = {name.strip().lower() for name in line.split("\t")}
+    return {"begin time (s)", "end time (s)"} <= names
+
+
 def parse_audacity(lines: list[str]) -> list[LabelSpan]:
     """Audacity label track: ``start end label`` lines, each optionally followed by a
-    spectral line ``\\ f_low f_high``; tabs or any whitespace between fields."""
+    spectral line ``\\ f_low f_high``; tabs (as Audacity writes) or any whitespace between
+    fields. Times are seconds, ``0 <= start <= end``; frequencies are Hz, ``0 <= low <= high``.
+
+    Raises
+    ------
+    FormatError
+        A line does not parse; the member names the line.
+    """
     spans: list[LabelSpan] = []
     for number, raw in enumerate(lines, start=1):
         line = raw.strip()
         if not line:
             continue
+        where = f"line {number}"
         fields = line.split("\t") if "\t" in line else line.split(None, 2)
         fields = [field.strip() for field in fields]
         if fields[0] == "\\":
             if not spans:
-                raise FormatError("a frequency line comes before any label", f"line {number}")
-            low, high = _numbers(fields[1:3], number, "f_low and f_high")
+                raise FormatError("a frequency line comes before any label", where)
+            if len(fields) != 3:
+                raise FormatError(f"expected '\\ f_low f_high', found {raw!r}", where)
+            low, high = _pair(fields[1], fields[2], where, "f_low", "f_high", "Hz")
+            previous = spans[-1]
             spans[-1] = LabelSpan(
-                spans[-1].start_s, spans[-1].end_s, spans[-1].label, spans[-1].line, low, high
+                previous.start_s, previous.end_s, previous.label, previous.line, low, high
             )
             continue
-        if len(fields) < 2:
-            raise FormatError(f"expected 'start end label', found {raw!r}", f"line {number}")
-        start, end = _numbers(fields[:2], number, "start and end")
-        label = fields[2].strip() if len(fields) > 2 else ""
+        if len(fields) < 2 or len(fields) > 3:
+            raise FormatError(
+                f"expected 'start end label' ({len(fields)} fields), found {raw!r}", where
+            )
+        start, end = _pair(fields[0], fields[1], where, "start", "end", "s")
+        label = fields[2] if len(fields) > 2 else ""
         spans.append(LabelSpan(start, end, label, number))
     return spans
 
 
 def parse_raven(lines: list[str]) -> list[LabelSpan]:
     """Raven selection table: tab-separated, with ``Begin Time (s)``, ``End Time (s)``, a label
-    column, and ``Low Freq (Hz)``/``High Freq (Hz)`` when present."""
-    header = [name.strip().lower() for name in lines[0].split("\t")]
+    column, and ``Low Freq (Hz)``/``High Freq (Hz)`` when present. A row may lack trailing empty
+    fields (editors strip them); a row with more fields than the header is an error.
+
+    Raises
+    ------
+    FormatError
+        The header lacks a needed column, or a row does not parse; the member names the line.
+    """
+    numbered = [(n, line) for n, line in enumerate(lines, start=1) if line.strip()]
+    if not numbered:
+        return []
+    header_line, header_text = numbered[0]
+    header = [name.strip().lower() for name in header_text.split("\t")]
+    where = f"line {header_line}"
     try:
         begin, end = header.index("begin time (s)"), header.index("end time (s)")
     except ValueError as e:
-        raise FormatError(
-            "a Raven table needs 'Begin Time (s)' and 'End Time (s)'", "line 1"
-        ) from e
+        raise FormatError("a Raven table needs 'Begin Time (s)' and 'End Time (s)'", where) from e
     label_column = next((header.index(n) for n in RAVEN_LABEL_COLUMNS if n in header), None)
     if label_column is None:
-        raise FormatError(f"no label column (one of: {', '.join(RAVEN_LABEL_COLUMNS)})", "line 1")
+        raise FormatError(f"no label column (one of: {', '.join(RAVEN_LABEL_COLUMNS)})", where)
     low = header.index("low freq (hz)") if "low freq (hz)" in header else None
     high = header.index("high freq (hz)") if "high freq (hz)" in header else None
+    needed = max(i for i in (begin, end, label_column, low, high) if i is not None)
     spans = []
-    for number, raw in enumerate(lines[1:], start=2):
-        if not raw.strip():
-            continue
-        fields = raw.split("\t")
-        if len(fields) < len(header):
-            raise FormatError(
-                f"{len(fields)} fields where the header has {len(header)}", f"line {number}"
-            )
-        start_s, end_s = _numbers([fields[begin], fields[end]], number, "begin and end time")
+    for number, raw in numbered[1:]:
+        where = f"line {number}"
+        fields = raw.rstrip("\r\n").split("\t")
+        if len(fields) > len(header):
+            raise FormatError(f"{len(fields)} fields where the header has {len(header)}", where)
+        fields += [""] * (len(header) - len(fields))
+        if len(fields) <= needed:
+            raise FormatError(f"{len(fields)} fields where the header has {len(header)}", where)
+        start_s, end_s = _pair(fields[begin], fields[end], where, "begin time", "end time", "s")
         f_low = f_high = None
-        if low is not None and high is not None:
-            f_low, f_high = _numbers([fields[low], fields[high]], number, "low and high frequency")
+        if low is not None and high is not None and (fields[low].strip() or fields[high].strip()):
+            f_low, f_high = _pair(
+                fields[low], fields[high], where, "low frequency", "high frequency", "Hz"
+            )
         spans.append(LabelSpan(start_s, end_s, fields[label_column].strip(), number, f_low, f_high))
     return spans
 
 
-def _numbers(fields: list[str], line: int, what: str) -> tuple[float, float]:
-    if len(fields) < 2:
-        raise FormatError(f"expected {what}, found {' '.join(fields)!r}", f"line {line}")
-    try:
-        a, b = float(fields[0]), float(fields[1])
-    except ValueError as e:
+def _pair(
+    first: str, second: str, where: str, first_name: str, second_name: str, unit: str
+) -> tuple[float, float]:
+    """Two numbers that bound an interval: both plain decimals, ``0 <= first <= second``."""
+    a = parse_decimal(first, first_name, where)
+    b = parse_decimal(second, second_name, where)
+    if a < 0:
+        raise FormatError(f"{first_name} {a:g} {unit} is negative", where)
+    if b < a:
         raise FormatError(
-            f"{what} must be numbers, found {fields[0]!r} and {fields[1]!r}", f"line {line}"
-        ) from e
-    if a != a or b != b:
-        raise FormatError(f"{what} must be numbers, found NaN", f"line {line}")
+            f"{second_name} {b:g} {unit} comes before {first_name} {a:g} {unit}", where
+        )
     return a, b
 
 

@@ -6,6 +6,7 @@ Listing a store reads only dataset shapes; images are decoded when they are firs
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from learner.formats.errors import FormatError
+from learner.formats.text import parse_index, read_text
 
 HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -79,43 +81,65 @@ def list_crop_datasets(path: Path) -> tuple[list[CropDataset], list[FormatError]
 def is_crop_index(path: Path) -> bool:
     """Whether a CSV file is an index of HDF5 crops (by its header)."""
     try:
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            header = next(csv.reader(f), [])
-    except (OSError, UnicodeDecodeError):
+        first = read_text(path).splitlines()[:1]
+        header = next(csv.reader(first), [])
+    except (FormatError, csv.Error):
         return False
     return tuple(h.strip().lower() for h in header[:3]) == INDEX_HEADER[:3]
 
 
 def read_crop_index(path: Path) -> tuple[list[IndexRow], list[FormatError]]:
     """Rows of an index CSV (``hdf5_file,dataset_name,index,label``); HDF5 paths are relative
-    to the CSV. Returns good rows and one error per row that does not parse."""
+    to the CSV. Returns good rows and one error per row that does not parse (a field too many
+    or too few, an index that is not a non-negative integer, the same entry given two labels).
+
+    Raises
+    ------
+    FormatError
+        The file cannot be decoded or split into CSV rows, or lacks the header.
+    """
     rows: list[IndexRow] = []
     errors: list[FormatError] = []
     stores: dict[str, Path] = {}  # one path resolution per distinct file, not per row
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
+    first_label: dict[tuple[Path, str, int], IndexRow] = {}
+    reader = csv.reader(io.StringIO(read_text(path), newline=""), strict=True)
+    try:
         header = [h.strip().lower() for h in next(reader, [])]
         if tuple(header[:3]) != INDEX_HEADER[:3]:
             raise FormatError(f"expected the header {','.join(INDEX_HEADER)}", "line 1")
-        for line, fields in enumerate(reader, start=2):
+        for fields in reader:
+            line = reader.line_num
             if not any(field.strip() for field in fields):
                 continue
-            if len(fields) < 3:
+            if not 3 <= len(fields) <= max(len(header), len(INDEX_HEADER)):
                 errors.append(
                     FormatError(f"expected 4 fields, found {len(fields)}", f"line {line}")
                 )
                 continue
             try:
-                index = int(fields[2])
-            except ValueError:
-                errors.append(FormatError(f"index {fields[2]!r} is not an integer", f"line {line}"))
+                index = parse_index(fields[2], "index", f"line {line}")
+            except FormatError as e:
+                errors.append(e)
                 continue
             label = fields[3].strip() if len(fields) > 3 else ""
             name = fields[0].strip()
             store = stores.get(name)
             if store is None:
                 store = stores[name] = (path.parent / name).resolve()
-            rows.append(IndexRow(store, fields[1].strip(), index, label, line))
+            row = IndexRow(store, fields[1].strip(), index, label, line)
+            earlier = first_label.setdefault((store, row.dataset_name, index), row)
+            if earlier is not row and earlier.label != label:
+                errors.append(
+                    FormatError(
+                        f"{row.dataset_name}[{index}] is labelled {earlier.label!r} at line "
+                        f"{earlier.line} and {label!r} here",
+                        f"line {line}",
+                    )
+                )
+                continue
+            rows.append(row)
+    except csv.Error as e:
+        raise FormatError(f"not valid CSV ({e})", f"line {reader.line_num}") from e
     return rows, errors
 
 
@@ -143,6 +167,38 @@ def decode_crop(data: bytes | NDArray[np.uint8]) -> NDArray[np.uint8]:
         kind = _signature(buffer[:8].tobytes())
         raise FormatError(f"not a decodable image ({kind}, {buffer.size} bytes)")
     return image
+
+
+HARMLESS_DECODER_MESSAGES = ("libpng warning",)
+"""Decoder messages about metadata (a colour profile, say), after which the pixels are right."""
+
+
+def check_crop(data: bytes | NDArray[np.uint8]) -> list[str]:
+    """Decode an image to check it, with the decoder's messages caught, not printed.
+
+    Returns the harmless messages the decoder gave (for the ingest error record).
+
+    Raises
+    ------
+    FormatError
+        The image does not decode, or decodes with a message that its data is corrupt (a JPEG
+        decoder fills what it cannot read with grey and says so): the reason quotes it.
+    """
+    from learner.formats.diagnostics import library_messages, summary
+
+    with library_messages() as messages:
+        try:
+            decode_crop(data)
+            failure = None
+        except FormatError as e:
+            failure = e
+    if failure is not None:
+        detail = f" ({summary(messages)})" if messages else ""
+        raise FormatError(f"{failure.reason}{detail}") from failure
+    serious = [m for m in messages if not m.lower().startswith(HARMLESS_DECODER_MESSAGES)]
+    if serious:
+        raise FormatError(f"corrupt image data: the decoder says {summary(serious)}")
+    return messages
 
 
 def _signature(head: bytes) -> str:

@@ -1,5 +1,6 @@
 """Every table of the store; importing this module registers them all on ``Base.metadata``."""
 
+from store.models.access import AccessRefusal
 from store.models.annotation import ACTIONS, Annotation, LabelIssue, Lease
 from store.models.deletion import REMOVABLE, AnnotationDeletePermit, Deletion
 from store.models.job import Job
@@ -10,6 +11,7 @@ from store.models.source import IngestError, Item, Source
 
 __all__ = [
     "ACTIONS",
+    "AccessRefusal",
     "MODALITIES",
     "REMOVABLE",
     "Annotation",
