@@ -37,6 +37,14 @@ def upgrade() -> None:
             batch_op.add_column(
                 sa.Column("archived_at", sa.DateTime(timezone=True), nullable=True)
             )
+    # the few archived items, so that "not archived" is a probe, not a scan of every item
+    op.create_index(
+        "ix_item_archived",
+        "item",
+        ["id"],
+        sqlite_where=sa.text("archived_at IS NOT NULL"),
+        postgresql_where=sa.text("archived_at IS NOT NULL"),
+    )
     op.create_table(
         "deletion",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -88,6 +96,7 @@ def downgrade() -> None:
         )
     op.drop_table("annotation_delete_permit")
     op.drop_table("deletion")
+    op.drop_index("ix_item_archived", table_name="item")
     for table in ("item", "source", "project"):
         # a plain ALTER TABLE DROP COLUMN (SQLite 3.35+): a batch copy of item would drop the
         # table, and with it, through ON DELETE CASCADE, every annotation of the project

@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -57,6 +58,14 @@ class Item(Base):
         Index(None, "project_id"),
         Index(None, "project_id", "random_key"),
         Index(None, "project_id", "cold_rank"),
+        # The few archived items: the queue's "not archived" check probes this instead of
+        # scanning every item (4 ms at 30,000 items per pick on PostgreSQL without it).
+        Index(
+            "ix_item_archived",
+            "id",
+            sqlite_where=text("archived_at IS NOT NULL"),
+            postgresql_where=text("archived_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
