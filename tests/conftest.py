@@ -131,3 +131,25 @@ def demo_url(demo_database: Path, tmp_path: Path) -> str:
     path = tmp_path / "demo.db"
     shutil.copy(demo_database, path)
     return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def wait_until_interrupted(engine: Engine):  # type: ignore[no-untyped-def]
+    """``wait(project_id, stale_s)``: the id of the project's newest job, once it is shown as
+    interrupted (its heartbeat older than ``stale_s``); fails if it still looks alive 30 s on."""
+    import time
+
+    from store.jobs import recent_jobs
+
+    def wait(project_id: int, stale_s: float) -> int:
+        deadline = time.monotonic() + stale_s + 30
+        while True:
+            with transaction(engine) as session:
+                [job] = recent_jobs(session, project_id, stale_after_s=stale_s, limit=1)
+            if job.status == "interrupted":
+                return job.id
+            assert job.status == "running", job
+            assert time.monotonic() < deadline, "a killed job still looks alive"
+            time.sleep(0.1)
+
+    return wait

@@ -16,7 +16,6 @@ from sqlalchemy import func, select
 
 from learner.synthetic import write_crop_store
 from store.engine import transaction
-from store.jobs import recent_jobs
 from store.models import Item, Job
 
 ITEMS, BATCH, KILLS = 20000, 500, 3
@@ -29,22 +28,9 @@ def _items(engine) -> int:  # type: ignore[no-untyped-def]
         return session.scalar(select(func.count()).select_from(Item)) or 0
 
 
-def _wait_until_interrupted(engine, project_id: int) -> int:  # type: ignore[no-untyped-def]
-    """The id of the newest job, once it is shown as interrupted."""
-    deadline = time.monotonic() + STALE_S + 30
-    while True:
-        with transaction(engine) as session:
-            [job] = recent_jobs(session, project_id, stale_after_s=STALE_S, limit=1)
-        if job.status == "interrupted":
-            return job.id
-        assert job.status == "running", job
-        assert time.monotonic() < deadline, "a killed job still looks alive"
-        time.sleep(0.1)
-
-
 @pytest.mark.slow
 def test_killed_ingest_is_interrupted_then_taken_over(
-    db_url, engine, make_project, tmp_path
+    db_url, engine, make_project, tmp_path, wait_until_interrupted
 ) -> None:
     project_id = make_project("spatter", "crop", ["small_spatter", "large_spatter"])
     write_crop_store(tmp_path / "crops", ITEMS, seed=5, labelled_fraction=0.1)
@@ -67,7 +53,7 @@ def test_killed_ingest_is_interrupted_then_taken_over(
             kills += 1
         process.wait()
 
-    killed = _wait_until_interrupted(engine, project_id)
+    killed = wait_until_interrupted(project_id, STALE_S)
     status = subprocess.run(
         [sys.executable, "-m", "loupe", "status", "spatter", "--json", "--db", db_url],
         env=env,

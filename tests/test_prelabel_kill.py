@@ -21,7 +21,6 @@ from prelabel.evaluate import evaluate_version, promote_version
 from prelabel.ingest import ingest
 from prelabel.train import train_model
 from store.engine import transaction
-from store.jobs import recent_jobs
 from store.models import Item, Job, Suggestion
 from store.snapshots import create_snapshot
 
@@ -45,21 +44,10 @@ def _counts(engine, version_id: int) -> tuple[int, int]:
     return rows, items
 
 
-def _wait_until_interrupted(engine, project_id: int) -> int:  # type: ignore[no-untyped-def]
-    """The id of the newest job, once it is shown as interrupted."""
-    deadline = time.monotonic() + STALE_S + 30
-    while True:
-        with transaction(engine) as session:
-            [job] = recent_jobs(session, project_id, stale_after_s=STALE_S, limit=1)
-        if job.status == "interrupted":
-            return job.id
-        assert job.status == "running", job
-        assert time.monotonic() < deadline, "a killed job still looks alive"
-        time.sleep(0.1)
-
-
 @pytest.mark.slow
-def test_sigkill_at_random_points_then_rerun(db_url, engine, make_project, tmp_path) -> None:
+def test_sigkill_at_random_points_then_rerun(
+    db_url, engine, make_project, tmp_path, wait_until_interrupted
+) -> None:
     project_id = make_project("spatter", "crop", ["small_spatter", "large_spatter"])
     write_crop_store(tmp_path / "crops", ITEMS, seed=5, labelled_fraction=0.1)
     ingest(engine, "spatter", [tmp_path / "crops"], progress=False)
@@ -114,7 +102,7 @@ def test_sigkill_at_random_points_then_rerun(db_url, engine, make_project, tmp_p
         assert rows % BATCH == 0 or rows == ITEMS  # committed batches are whole
     assert kills == KILLS, f"only {kills} kills landed mid-run: {history}"
 
-    killed = _wait_until_interrupted(engine, project_id)
+    killed = wait_until_interrupted(project_id, STALE_S)
     status = subprocess.run(
         [sys.executable, "-m", "loupe", "status", "spatter", "--json", "--db", db_url],
         env=env,
