@@ -33,7 +33,7 @@ def _rampp(db_url: str, raw: Path, labels: Path | None = None) -> None:
 @pytest.fixture
 def labelled(db_url: str, shared_data: Path, tmp_path: Path) -> Path:
     """Project ``rampp``: eleven reference spectra, each labelled 'stable' on import."""
-    raw = shared_data / REFERENCES
+    raw = (shared_data / REFERENCES).resolve()  # sources are registered by their real path
     labels = tmp_path / "labels.csv"
     labels.write_text(f"file,label\n{raw},stable\n")
     _rampp(db_url, raw, labels)
