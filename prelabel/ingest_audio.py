@@ -70,8 +70,8 @@ def _ingest_recording(run: IngestRun, path: Path, roots: tuple[Path, ...]) -> No
             except FormatError as e:
                 run.error(session, label_file, e.reason, e.member)
             else:
-                for e in errors:
-                    run.error(session, label_file, e.reason, e.member)
+                for problem in errors:
+                    run.error(session, label_file, problem.reason, problem.member)
         for span in spans:
             member = f"line {span.line}"
             try:

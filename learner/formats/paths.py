@@ -31,7 +31,7 @@ def contained(path: Path, roots: Sequence[Path]) -> Path:
         resolves outside every root; the reason says where it leads and what is allowed.
     """
     try:
-        resolved = path.expanduser().resolve()
+        resolved = path.resolve()
         allowed = [root.expanduser().resolve() for root in roots]
     except (OSError, ValueError, RuntimeError) as e:
         # RuntimeError: a symlink loop before Python 3.13; ValueError: an embedded NUL.
