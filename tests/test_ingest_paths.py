@@ -165,3 +165,21 @@ def test_label_track_linked_from_outside_is_not_read(engine, make_project, tmp_p
     assert report.items_added == 0
     reasons = [reason for *_, reason in _errors(engine, pid)]
     assert reasons and all(r.startswith("outside the ingested folder") for r in reasons)
+
+
+def test_watched_folder_index_reaching_outside_registers_nothing(
+    engine, make_project, tmp_path
+) -> None:
+    from prelabel.schedule import run_scheduled_pass
+    from store.projects import get_project, set_watched_folders
+    from store.settings import Settings
+
+    pid = make_project("c", "crop", ["defect", "ok"])
+    folder, outside = _index_naming_outside(tmp_path)
+    with transaction(engine) as session:
+        set_watched_folders(session, get_project(session, "c"), [str(folder)])
+    refused = run_scheduled_pass(engine)["projects"]["c"]
+    assert refused["ingested_items"] == 0 and refused["ingest_errors"] == 3
+    assert _status(engine, pid)["items"] == 0
+    allowed = run_scheduled_pass(engine, settings=Settings(media_roots=[outside]))
+    assert allowed["projects"]["c"]["ingested_items"] == 3
