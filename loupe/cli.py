@@ -312,6 +312,7 @@ def ingest(
             progress=shows_progress(as_json, quiet),
             derived_dir=settings.derived_dir,
             stale_after_s=settings.job_stale_after_s,
+            media_roots=settings.media_roots,
         )
     result = report.as_dict()
     emit(as_json, result, lambda: _ingest_text(result))

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from learner.formats.errors import FormatError
 from learner.formats.labels_csv import read_labels_csv
+from learner.formats.paths import OutsideRootError, contained
 from prelabel.ingest_audio import ingest_audio
 from prelabel.ingest_crops import ingest_crops
 from prelabel.ingest_run import IngestReport, IngestRun, sha256_of
@@ -42,6 +43,7 @@ def ingest(
     progress: bool = True,
     derived_dir: Path = Path("loupe-derived"),
     stale_after_s: float = DEFAULT_STALE_AFTER_S,
+    media_roots: Sequence[Path] = (),
 ) -> IngestReport:
     """Ingest files and folders (recursively) into a project.
 
@@ -49,6 +51,12 @@ def ingest(
     that match no file of the run are reported in ``labels_unmatched`` and as ingest errors.
     The job row takes over the project's killed ingest jobs: ``stale_after_s`` is the stale
     threshold of job heartbeats (the ``job_stale_after_s`` setting).
+
+    Every path the run follows — a file found in a folder (through symlinks too), a store
+    named by an index CSV, a file named by the labels CSV, a label track beside a recording —
+    must resolve inside the folder it was found in or named from, or inside one of
+    ``media_roots`` (the ``media_roots`` setting); one that does not is an ingest error of its
+    file and line, and the run goes on (:func:`learner.formats.paths.contained`).
 
     Raises
     ------
@@ -74,6 +82,7 @@ def ingest(
             labels=None,
             progress=progress,
             derived_dir=derived_dir.expanduser().resolve() / project.name,
+            media_roots=tuple(media_roots),
         )
     if labels_csv is not None and project.modality == "audio":
         raise FormatError(
@@ -89,11 +98,12 @@ def ingest(
     )
     report.job_id = job.id
     try:
+        files = _expand(run, paths)
         if labels_csv is not None:
-            run.labels = read_labels_csv(labels_csv)
+            roots = sorted({root for _, root in files}) + list(run.media_roots)
+            run.labels = read_labels_csv(labels_csv, roots)
             for line, reason in run.labels.errors:
                 run.error_now(run.labels.path, reason, f"line {line}")
-        files = _expand(run, paths)
         _BY_MODALITY[project.modality](run, files, job)
         _report_unmatched(run)
     except BaseException as e:
@@ -104,15 +114,23 @@ def ingest(
 
 
 def _expand(run: IngestRun, paths: Sequence[Path]) -> list[tuple[Path, Path]]:
-    """Every file under ``paths`` as ``(file, root it was found under)``, sorted, once; a path
-    that does not exist is a failed input."""
+    """Every file under ``paths`` as ``(file, root it was found under)``, resolved, sorted,
+    once; a path that does not exist is a failed input, and a file found in a folder that
+    resolves outside it (a symlink out) and outside the media roots is a failed file."""
     seen: set[Path] = set()
     files: list[tuple[Path, Path]] = []
     for given in paths:
         path = given.expanduser().resolve()
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file())
-            files.extend((f, path) for f in found if f not in seen and not seen.add(f))
+            for found in sorted(p for p in path.rglob("*") if p.is_file()):
+                try:
+                    file = contained(found, (path, *run.media_roots))
+                except OutsideRootError as e:
+                    run.failed(found, e.reason)
+                    continue
+                if file not in seen:
+                    seen.add(file)
+                    files.append((file, path))
         elif path.is_file():
             if path not in seen:
                 seen.add(path)

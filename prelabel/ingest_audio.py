@@ -11,6 +11,7 @@ from learner.formats import audio
 from learner.formats.diagnostics import library_messages
 from learner.formats.diagnostics import summary as said
 from learner.formats.errors import FormatError
+from learner.formats.paths import OutsideRootError, contained
 from prelabel.ingest_run import IngestRun
 from prelabel.jobs import JobRecorder
 from store.catalog import ImportedLabel, ItemRow
@@ -19,17 +20,20 @@ from store.engine import transaction
 
 def ingest_audio(run: IngestRun, files: list[tuple[Path, Path]], job: JobRecorder) -> None:
     recordings = [f for f, _ in files if f.suffix.lower() in audio.AUDIO_SUFFIXES]
+    root_of = dict(files)
     label_files = {audio.find_label_file(path) for path in recordings}
     for path, _ in files:
         if path not in recordings:
             run.outcome(path, "label" if path in label_files else "ignored")
     job.total(len(recordings))
     for path in tqdm(recordings, unit="file", desc="audio", disable=not run.progress):
-        _ingest_recording(run, path)
+        _ingest_recording(run, path, (root_of[path], *run.media_roots))
         job.advance(1)
 
 
-def _ingest_recording(run: IngestRun, path: Path) -> None:
+def _ingest_recording(run: IngestRun, path: Path, roots: tuple[Path, ...]) -> None:
+    """One recording and the spans of its label track; a track that links outside ``roots``
+    is not read (its lines would be quoted in errors), and a bad line costs only that line."""
     with library_messages() as messages:
         try:
             info = audio.recording_info(path)
@@ -60,9 +64,14 @@ def _ingest_recording(run: IngestRun, path: Path) -> None:
         spans: list[audio.LabelSpan] = []
         if label_file is not None:
             try:
-                spans = audio.read_label_file(label_file)
+                spans, errors = audio.read_label_spans(contained(label_file, roots))
+            except OutsideRootError as e:
+                run.error(session, label_file, e.reason)
             except FormatError as e:
                 run.error(session, label_file, e.reason, e.member)
+            else:
+                for problem in errors:
+                    run.error(session, label_file, problem.reason, problem.member)
         for span in spans:
             member = f"line {span.line}"
             try:

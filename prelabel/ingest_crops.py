@@ -25,6 +25,7 @@ def ingest_crops(run: IngestRun, files: list[tuple[Path, Path]], job: JobRecorde
     labels_path = run.labels.path if run.labels else None
     stores = [f for f, _ in files if f.suffix.lower() in crops.HDF5_SUFFIXES]
     indexes = [f for f, _ in files if f.suffix.lower() == ".csv" and crops.is_crop_index(f)]
+    root_of = dict(files)
     images = [(f, root) for f, root in files if f.suffix.lower() in crops.IMAGE_SUFFIXES]
     videos = [f for f, _ in files if f.suffix.lower() in VIDEO_SUFFIXES]
     for path in indexes:
@@ -43,7 +44,8 @@ def ingest_crops(run: IngestRun, files: list[tuple[Path, Path]], job: JobRecorde
     index_rows: dict[Path, list[crops.IndexRow]] = defaultdict(list)
     for index in indexes:
         try:
-            rows, errors = crops.read_crop_index(index)
+            roots = [root_of.get(index, index.parent), *run.media_roots]
+            rows, errors = crops.read_crop_index(index, roots)
         except FormatError as e:
             run.failed(index, e.reason, e.member)
             continue

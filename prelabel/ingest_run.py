@@ -106,6 +106,8 @@ class IngestRun:
     labels: LabelsCsv | None
     progress: bool
     derived_dir: Path
+    media_roots: tuple[Path, ...] = ()
+    """Folders outside the ingested ones that named or linked files may lie in."""
 
     def outcome(self, path: Path | str, outcome: Outcome) -> None:
         self.report.outcomes[str(path)] = outcome

@@ -176,7 +176,12 @@ def run_scheduled_pass(
             existing = [Path(f) for f in folders if Path(f).exists()]
             if existing:
                 report = ingest(
-                    engine, name, existing, progress=progress, stale_after_s=stale_after_s
+                    engine,
+                    name,
+                    existing,
+                    progress=progress,
+                    stale_after_s=stale_after_s,
+                    media_roots=settings.media_roots,
                 )
                 entry["ingested_items"] = report.items_added
                 entry["ingest_errors"] = len(report.errors)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from store.errors import ValidationError
 from store.jobs import DEFAULT_STALE_AFTER_S
@@ -29,6 +32,21 @@ class Settings(BaseSettings):
 
     media_root: Path | None = None
     """Where relative source paths are resolved; the working directory when unset."""
+
+    media_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+    """Folders outside the ingested one that files named by an index or labels CSV, or linked
+    from an ingested folder, may lie in (``LOUPE_MEDIA_ROOTS``: a JSON list, or paths joined by
+    ``:``). Anything else outside the ingested folder is refused. Empty by default."""
+
+    @field_validator("media_roots", mode="before")
+    @classmethod
+    def _split_media_roots(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part for part in text.split(os.pathsep) if part.strip()]
+        return value
 
     derived_dir: Path = Path("loupe-derived")
     """Where media derived from sources (crops extracted from videos) is written."""

@@ -126,6 +126,24 @@ def test_audacity_round_trip(rows, encoding, separator) -> None:
     assert got == want
 
 
+bad_label_line = st.sampled_from(
+    ["start\tend\tx", "0.5\tsoon\tx", "2\t1\tx", "-1\t2\tx", "1\t2\tx\ty", "1_000\t2\tx", "nan"]
+)
+
+
+@given(spans_strategy, bad_label_line, st.integers(0, 8))
+def test_audacity_bad_line_costs_that_line_only(rows, bad, at) -> None:
+    lines = _audacity_text(rows, "\t").splitlines()
+    # insert before a label line, so the bad line does not take a frequency line with it
+    starts = [i for i, line in enumerate(lines) if not line.startswith("\\")] + [len(lines)]
+    where = starts[at % len(starts)]
+    lines.insert(where, bad)
+    spans, errors = audio.audacity_spans(lines)
+    assert [e.member for e in errors] == [f"line {where + 1}"]
+    got = [(s.start_s, s.end_s, s.label, s.f_low_hz, s.f_high_hz) for s in spans]
+    assert got == [(a, b, lab.strip(), *(f or (None, None))) for a, b, lab, f in rows]
+
+
 @given(spans_strategy, mutation)
 def test_audacity_mutated_is_read_plainly_or_rejected_by_line(rows, change) -> None:
     text = MUTATIONS[change[0]](_audacity_text(rows, "\t"), change[1])

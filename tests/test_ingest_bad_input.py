@@ -81,7 +81,7 @@ def test_label_file_that_does_not_parse_fails(engine, make_project, tmp_path) ->
     [(name, member, reason)] = _errors(engine, pid)
     assert (name, member) == ("rec.txt", "line 2")
     assert reason == "start 'start' is not a number"
-    assert report.sources_added == 1  # the recording itself is kept, unlabelled
+    assert report.sources_added == 1 and report.items_added == 1  # line 1 is kept
 
 
 def test_unknown_class_in_label_file_fails(engine, make_project, tmp_path) -> None:

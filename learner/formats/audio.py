@@ -112,10 +112,25 @@ def read_label_file(path: Path) -> list[LabelSpan]:
     FormatError
         The file does not parse; the message names the line.
     """
+    spans, errors = read_label_spans(path)
+    if errors:
+        raise errors[0]
+    return spans
+
+
+def read_label_spans(path: Path) -> tuple[list[LabelSpan], list[FormatError]]:
+    """The spans of an Audacity label track or a Raven selection table that parse, and one
+    error per line that does not (naming it): a bad line costs that line, not the file.
+
+    Raises
+    ------
+    FormatError
+        The file cannot be decoded, or is a Raven table whose header lacks a needed column.
+    """
     lines = read_text(path).splitlines()
     if is_raven_header(next((line for line in lines if line.strip()), "")):
-        return parse_raven(lines)
-    return parse_audacity(lines)
+        return raven_spans(lines)
+    return audacity_spans(lines)
 
 
 def is_raven_header(line: str) -> bool:
@@ -134,7 +149,18 @@ def parse_audacity(lines: list[str]) -> list[LabelSpan]:
     FormatError
         A line does not parse; the member names the line.
     """
+    spans, errors = audacity_spans(lines)
+    if errors:
+        raise errors[0]
+    return spans
+
+
+def audacity_spans(lines: list[str]) -> tuple[list[LabelSpan], list[FormatError]]:
+    """As :func:`parse_audacity`, but a line that does not parse is an error of its own and
+    the other spans are kept. The frequency line of a label line that failed goes with it."""
     spans: list[LabelSpan] = []
+    errors: list[FormatError] = []
+    last_failed = False
     for number, raw in enumerate(lines, start=1):
         line = raw.strip()
         if not line:
@@ -142,25 +168,31 @@ def parse_audacity(lines: list[str]) -> list[LabelSpan]:
         where = f"line {number}"
         fields = line.split("\t") if "\t" in line else line.split(None, 2)
         fields = [field.strip() for field in fields]
-        if fields[0] == "\\":
-            if not spans:
-                raise FormatError("a frequency line comes before any label", where)
-            if len(fields) != 3:
-                raise FormatError(f"expected '\\ f_low f_high', found {raw!r}", where)
-            low, high = _pair(fields[1], fields[2], where, "f_low", "f_high", "Hz")
-            previous = spans[-1]
-            spans[-1] = LabelSpan(
-                previous.start_s, previous.end_s, previous.label, previous.line, low, high
-            )
-            continue
-        if len(fields) < 2 or len(fields) > 3:
-            raise FormatError(
-                f"expected 'start end label' ({len(fields)} fields), found {raw!r}", where
-            )
-        start, end = _pair(fields[0], fields[1], where, "start", "end", "s")
-        label = fields[2] if len(fields) > 2 else ""
-        spans.append(LabelSpan(start, end, label, number))
-    return spans
+        try:
+            if fields[0] == "\\":
+                if last_failed:
+                    continue
+                if not spans:
+                    raise FormatError("a frequency line comes before any label", where)
+                if len(fields) != 3:
+                    raise FormatError(f"expected '\\ f_low f_high', found {raw!r}", where)
+                low, high = _pair(fields[1], fields[2], where, "f_low", "f_high", "Hz")
+                previous = spans[-1]
+                spans[-1] = LabelSpan(
+                    previous.start_s, previous.end_s, previous.label, previous.line, low, high
+                )
+                continue
+            last_failed = True
+            if len(fields) < 2 or len(fields) > 3:
+                raise FormatError(
+                    f"expected 'start end label' ({len(fields)} fields), found {raw!r}", where
+                )
+            start, end = _pair(fields[0], fields[1], where, "start", "end", "s")
+            spans.append(LabelSpan(start, end, fields[2] if len(fields) > 2 else "", number))
+            last_failed = False
+        except FormatError as e:
+            errors.append(e)
+    return spans, errors
 
 
 def parse_raven(lines: list[str]) -> list[LabelSpan]:
@@ -173,9 +205,24 @@ def parse_raven(lines: list[str]) -> list[LabelSpan]:
     FormatError
         The header lacks a needed column, or a row does not parse; the member names the line.
     """
+    spans, errors = raven_spans(lines)
+    if errors:
+        raise errors[0]
+    return spans
+
+
+def raven_spans(lines: list[str]) -> tuple[list[LabelSpan], list[FormatError]]:
+    """As :func:`parse_raven`, but a row that does not parse is an error of its own and the
+    other rows are kept.
+
+    Raises
+    ------
+    FormatError
+        The header lacks a needed column.
+    """
     numbered = [(n, line) for n, line in enumerate(lines, start=1) if line.strip()]
     if not numbered:
-        return []
+        return [], []
     header_line, header_text = numbered[0]
     header = [name.strip().lower() for name in header_text.split("\t")]
     where = f"line {header_line}"
@@ -189,23 +236,30 @@ def parse_raven(lines: list[str]) -> list[LabelSpan]:
     low = header.index("low freq (hz)") if "low freq (hz)" in header else None
     high = header.index("high freq (hz)") if "high freq (hz)" in header else None
     needed = max(i for i in (begin, end, label_column, low, high) if i is not None)
-    spans = []
+    spans: list[LabelSpan] = []
+    errors: list[FormatError] = []
     for number, raw in numbered[1:]:
         where = f"line {number}"
         fields = raw.rstrip("\r\n").split("\t")
-        if len(fields) > len(header):
-            raise FormatError(f"{len(fields)} fields where the header has {len(header)}", where)
         fields += [""] * (len(header) - len(fields))
-        if len(fields) <= needed:
-            raise FormatError(f"{len(fields)} fields where the header has {len(header)}", where)
-        start_s, end_s = _pair(fields[begin], fields[end], where, "begin time", "end time", "s")
-        f_low = f_high = None
-        if low is not None and high is not None and (fields[low].strip() or fields[high].strip()):
-            f_low, f_high = _pair(
-                fields[low], fields[high], where, "low frequency", "high frequency", "Hz"
-            )
+        try:
+            if len(fields) > len(header) or len(fields) <= needed:
+                raise FormatError(f"{len(fields)} fields where the header has {len(header)}", where)
+            start_s, end_s = _pair(fields[begin], fields[end], where, "begin time", "end time", "s")
+            f_low = f_high = None
+            if (
+                low is not None
+                and high is not None
+                and (fields[low].strip() or fields[high].strip())
+            ):
+                f_low, f_high = _pair(
+                    fields[low], fields[high], where, "low frequency", "high frequency", "Hz"
+                )
+        except FormatError as e:
+            errors.append(e)
+            continue
         spans.append(LabelSpan(start_s, end_s, fields[label_column].strip(), number, f_low, f_high))
-    return spans
+    return spans, errors
 
 
 def _pair(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from learner.formats.errors import FormatError
+from learner.formats.paths import OutsideRootError, contained
 from learner.formats.text import parse_index, read_text
 
 HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf")
@@ -88,10 +90,14 @@ def is_crop_index(path: Path) -> bool:
     return tuple(h.strip().lower() for h in header[:3]) == INDEX_HEADER[:3]
 
 
-def read_crop_index(path: Path) -> tuple[list[IndexRow], list[FormatError]]:
+def read_crop_index(
+    path: Path, roots: Sequence[Path] = ()
+) -> tuple[list[IndexRow], list[FormatError]]:
     """Rows of an index CSV (``hdf5_file,dataset_name,index,label``); HDF5 paths are relative
-    to the CSV. Returns good rows and one error per row that does not parse (a field too many
-    or too few, an index that is not a non-negative integer, the same entry given two labels).
+    to the CSV and must resolve inside its folder or one of ``roots`` (the ingested folder, the
+    media roots; see :func:`learner.formats.paths.contained`). Returns good rows and one error
+    per row that does not parse (a field too many or too few, an index that is not a
+    non-negative integer, the same entry given two labels) or names a store outside them.
 
     Raises
     ------
@@ -100,7 +106,8 @@ def read_crop_index(path: Path) -> tuple[list[IndexRow], list[FormatError]]:
     """
     rows: list[IndexRow] = []
     errors: list[FormatError] = []
-    stores: dict[str, Path] = {}  # one path resolution per distinct file, not per row
+    allowed = (path.parent, *roots)
+    stores: dict[str, Path | OutsideRootError] = {}  # one resolution per distinct file
     first_label: dict[tuple[Path, str, int], IndexRow] = {}
     reader = csv.reader(io.StringIO(read_text(path), newline=""), strict=True)
     try:
@@ -125,7 +132,10 @@ def read_crop_index(path: Path) -> tuple[list[IndexRow], list[FormatError]]:
             name = fields[0].strip()
             store = stores.get(name)
             if store is None:
-                store = stores[name] = (path.parent / name).resolve()
+                store = stores[name] = _contained_store(path.parent / name, allowed)
+            if isinstance(store, OutsideRootError):
+                errors.append(OutsideRootError(store.reason, f"line {line}"))
+                continue
             row = IndexRow(store, fields[1].strip(), index, label, line)
             earlier = first_label.setdefault((store, row.dataset_name, index), row)
             if earlier is not row and earlier.label != label:
@@ -143,8 +153,18 @@ def read_crop_index(path: Path) -> tuple[list[IndexRow], list[FormatError]]:
     return rows, errors
 
 
+def _contained_store(store: Path, roots: Sequence[Path]) -> Path | OutsideRootError:
+    try:
+        return contained(store, roots)
+    except OutsideRootError as e:
+        return e
+
+
 def image_class(image: Path, root: Path) -> str:
-    """The class of an image in a folder tree: the name of its parent folder below ``root``."""
+    """The class of an image in a folder tree: the name of its parent folder below ``root``
+    (for an image reached through a link into a media root, the folder it lies in)."""
+    if not image.is_relative_to(root):
+        return image.parent.name
     relative = image.relative_to(root)
     return relative.parts[-2] if len(relative.parts) > 1 else ""
 

@@ -1,17 +1,20 @@
 """A labels CSV given to ingest: ``file,label`` (and optionally ``column`` for matrices).
 
 File names resolve relative to the folder of the CSV (an absolute name stays as it is), so a CSV
-beside its data can name files by their bare names.
+beside its data can name files by their bare names; a name that resolves outside the CSV's folder
+and the roots it is read with is an error of its row (:func:`learner.formats.paths.contained`).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from learner.formats.errors import FormatError
+from learner.formats.paths import OutsideRootError, contained
 from learner.formats.text import read_text
 
 LabelKey = tuple[Path, str | None]
@@ -31,6 +34,8 @@ class LabelRow:
 @dataclass
 class LabelsCsv:
     path: Path
+    roots: tuple[Path, ...] = ()
+    """Where named files may lie besides the CSV's folder (the ingested folders, media roots)."""
     rows: dict[LabelKey, LabelRow] = field(default_factory=dict)
     errors: list[tuple[int, str]] = field(default_factory=list)
     """``(line, reason)`` for rows that could not be used."""
@@ -54,11 +59,12 @@ class LabelsCsv:
         )
 
 
-def read_labels_csv(path: Path) -> LabelsCsv:
-    """Read a labels CSV.
+def read_labels_csv(path: Path, roots: Sequence[Path] = ()) -> LabelsCsv:
+    """Read a labels CSV whose files lie in its folder or in one of ``roots``.
 
     Returns the usable rows and one error per row that cannot be used (too many or too few
-    fields, an empty file or label, a second row for the same target with another label).
+    fields, an empty file or label, a second row for the same target with another label, a
+    file outside the CSV's folder and ``roots``).
 
     Raises
     ------
@@ -73,7 +79,7 @@ def read_labels_csv(path: Path) -> LabelsCsv:
         text = read_text(path)
     except FormatError as e:
         raise FormatError(f"labels CSV {path}: {e.reason}") from e
-    labels = LabelsCsv(path)
+    labels = LabelsCsv(path, tuple(roots))
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = [name.strip().lower() for name in next(reader, [])]
@@ -105,10 +111,12 @@ def _add_row(labels: LabelsCsv, header: list[str], fields: list[str], line: int)
     if not file or not label:
         labels.errors.append((line, "a row needs both a file and a label"))
         return
-    key: LabelKey = (
-        (labels.path.parent / file).resolve(),
-        (row.get("column") or "").strip() or None,
-    )
+    try:
+        target = contained(labels.path.parent / file, (labels.path.parent, *labels.roots))
+    except OutsideRootError as e:
+        labels.errors.append((line, e.reason))
+        return
+    key: LabelKey = (target, (row.get("column") or "").strip() or None)
     earlier = labels.rows.get(key)
     if earlier is not None and earlier.label != label:
         labels.errors.append(
