@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from loupe.cli_db import db_app
 from loupe.cli_manage import archive_app, delete_app, unarchive_app
 from loupe.options import DbOpt, JsonOpt, database_url, migrated_engine
 from loupe.output import emit, shows_progress, user_errors
@@ -26,6 +27,7 @@ app.add_typer(suggestions_app, name="suggestions")
 app.add_typer(archive_app, name="archive")
 app.add_typer(unarchive_app, name="unarchive")
 app.add_typer(delete_app, name="delete")
+app.add_typer(db_app, name="db")
 
 _url = database_url
 _engine = migrated_engine
