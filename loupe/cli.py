@@ -939,16 +939,17 @@ def serve(
     ] = "localhost",
     db: DbOpt = None,
 ) -> None:
-    """Start the annotator app in the browser (Streamlit) against the configured database."""
-    import subprocess
+    """Start the annotator app in the browser (Streamlit) against the configured database.
 
+    SIGTERM or SIGINT stops the app with it.
+    """
     from annotator import server
 
     with user_errors(False):
         _engine(db).dispose()  # a clear message now beats a broken page later
     typer.echo(f"Loupe annotator on http://{host}:{port} (Ctrl+C stops it)", err=True)
     env = server.environment(_url(db))
-    raise typer.Exit(subprocess.call(server.command(port, host), env=env))
+    raise typer.Exit(server.run(port, host, env))
 
 
 @app.command()
