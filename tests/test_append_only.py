@@ -67,11 +67,10 @@ def _rows(engine: Engine) -> dict[str, list]:
         return {table: connection.execute(text(q)).all() for table, q in ROWS.items()}
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize("verb", ["REPLACE INTO", "INSERT OR REPLACE INTO"])
 @pytest.mark.parametrize("table", list(REPLACES))
 def test_replace_of_an_append_only_row_is_rejected(engine: Engine, table: str, verb: str) -> None:
-    if engine.dialect.name != "sqlite":
-        pytest.skip("REPLACE is SQLite's")
     _labelled(engine)
     before = _rows(engine)
     with (
@@ -82,13 +81,13 @@ def test_replace_of_an_append_only_row_is_rejected(engine: Engine, table: str, v
     assert _rows(engine) == before
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 @pytest.mark.parametrize("cascade", ["", " CASCADE"])
 @pytest.mark.parametrize("table", ["annotation", "snapshot", "snapshot_entry", "item"])
 def test_truncate_of_an_append_only_table_is_rejected(
     engine: Engine, table: str, cascade: str
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("TRUNCATE is PostgreSQL's")
     _labelled(engine)
     before = _rows(engine)
     # without CASCADE, a table another one references is refused by its foreign keys first
