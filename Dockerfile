@@ -25,5 +25,7 @@ RUN useradd --create-home --uid 1000 loupe \
 USER loupe
 WORKDIR /data
 
+# Inside the container the server listens on every interface so that a published port reaches
+# it; docker-compose.yml publishes it on the host's 127.0.0.1 only (README: put TLS in front).
 EXPOSE 8501
 CMD ["loupe", "serve", "--port", "8501", "--host", "0.0.0.0"]

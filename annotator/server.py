@@ -4,6 +4,7 @@ latency benchmark, which all run the same command."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -55,6 +56,41 @@ def environment(database_url: str | None = None, **settings: object) -> dict[str
         if value is not None:
             env[f"LOUPE_{name.upper()}"] = str(value)
     return env
+
+
+STOP_GRACE_S = 10.0
+"""How long a signalled server may take to close its sessions before it is killed."""
+
+
+def run(port: int, host: str, env: dict[str, str]) -> int:
+    """Serve in the foreground until the server exits; return its exit status.
+
+    SIGTERM and SIGINT sent to this process are passed on to the server, which is then waited
+    for (and killed after ``STOP_GRACE_S``): a supervisor (``docker stop``, systemd) that
+    signals ``loupe serve`` alone would otherwise leave the server running, still listening.
+    """
+    process = subprocess.Popen(command(port, host), env=env)
+    signalled: list[float] = []
+
+    def forward(signum: int, _frame: object) -> None:
+        signalled.append(time.monotonic())
+        if process.poll() is None:
+            process.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while True:
+            try:
+                return process.wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                if signalled and time.monotonic() - signalled[0] > STOP_GRACE_S:
+                    process.kill()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def start(

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from loupe.cli_db import db_app
 from loupe.cli_manage import archive_app, delete_app, unarchive_app
 from loupe.options import DbOpt, JsonOpt, database_url, migrated_engine
 from loupe.output import emit, shows_progress, user_errors
@@ -26,6 +27,7 @@ app.add_typer(suggestions_app, name="suggestions")
 app.add_typer(archive_app, name="archive")
 app.add_typer(unarchive_app, name="unarchive")
 app.add_typer(delete_app, name="delete")
+app.add_typer(db_app, name="db")
 
 _url = database_url
 _engine = migrated_engine
@@ -938,16 +940,17 @@ def serve(
     ] = "localhost",
     db: DbOpt = None,
 ) -> None:
-    """Start the annotator app in the browser (Streamlit) against the configured database."""
-    import subprocess
+    """Start the annotator app in the browser (Streamlit) against the configured database.
 
+    SIGTERM or SIGINT stops the app with it.
+    """
     from annotator import server
 
     with user_errors(False):
         _engine(db).dispose()  # a clear message now beats a broken page later
     typer.echo(f"Loupe annotator on http://{host}:{port} (Ctrl+C stops it)", err=True)
     env = server.environment(_url(db))
-    raise typer.Exit(subprocess.call(server.command(port, host), env=env))
+    raise typer.Exit(server.run(port, host, env))
 
 
 @app.command()

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -29,6 +29,10 @@ class Settings(BaseSettings):
 
     database_url: str = Field(default_factory=default_database_url)
     """SQLAlchemy URL of the store. ``postgresql://`` URLs use psycopg 3."""
+
+    app_db_password: SecretStr | None = None
+    """Password ``loupe db upgrade --app-role`` gives the application's PostgreSQL role (read
+    only by that owner-side command; the app itself connects with ``database_url``)."""
 
     media_root: Path | None = None
     """Where relative source paths are resolved; the working directory when unset."""

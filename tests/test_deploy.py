@@ -123,6 +123,36 @@ def healthcheck_problems(compose: dict[str, Any]) -> list[str]:
     return problems
 
 
+def url_user_and_password(url: str) -> tuple[str, str]:
+    """The user and password of a ``scheme://user:password@host/db`` URL (still uninterpolated)."""
+    credentials = url.split("://", 1)[1].rsplit("@", 1)[0]
+    user, _, password = credentials.partition(":")
+    return user, password
+
+
+def credential_problems(compose: dict[str, Any]) -> list[str]:
+    """Passwords must come from required variables, the app must not connect as the owner,
+    and the annotator must be published on the loopback address unless configured."""
+    services = compose["services"]
+    owner = environment(services["db"])["POSTGRES_USER"]
+    problems = []
+    if not environment(services["db"])["POSTGRES_PASSWORD"].startswith("${LOUPE_DB_PASSWORD:?"):
+        problems.append("the database owner's password is not a required variable")
+    migrate = as_argv(services["migrate"]["command"])
+    app_role = migrate[migrate.index("--app-role") + 1] if "--app-role" in migrate else None
+    for name, service in loupe_services(compose).items():
+        user, password = url_user_and_password(environment(service)["LOUPE_DATABASE_URL"])
+        if not re.fullmatch(r"\$\{LOUPE_(APP_)?DB_PASSWORD:\?[^}]+\}", password):
+            problems.append(f"{name}: database password {password!r} is not a required variable")
+        wanted = owner if name == "migrate" else app_role
+        if user != wanted:
+            problems.append(f"{name}: connects as {user}, not {wanted}")
+    for port in services["annotator"].get("ports", []):
+        if not str(port).startswith("${LOUPE_PUBLISH:-127.0.0.1}:"):
+            problems.append(f"annotator port {port} is published beyond 127.0.0.1 by default")
+    return problems
+
+
 def dockerfile_command(text: str) -> list[str]:
     """The last CMD (after any ENTRYPOINT) of a Dockerfile, as an argument list."""
     found: dict[str, list[str]] = {}
@@ -164,6 +194,27 @@ def test_compose_loupe_variables_are_settings() -> None:
         env = environment(compose["services"][name])
         assert env["LOUPE_DATABASE_URL"].startswith("postgresql://")
         assert {"LOUPE_MEDIA_ROOT", "LOUPE_MODELS_DIR", "LOUPE_DERIVED_DIR"} <= env.keys()
+
+
+def test_compose_requires_passwords_and_keeps_the_app_off_the_owner_role() -> None:
+    assert credential_problems(load_compose()) == []
+
+
+def test_compose_with_default_password_or_open_port_is_rejected() -> None:
+    compose = copy.deepcopy(load_compose())
+    services = compose["services"]
+    services["db"]["environment"]["POSTGRES_PASSWORD"] = "loupe"
+    services["scheduler"]["environment"] = {
+        **services["scheduler"]["environment"],
+        "LOUPE_DATABASE_URL": "postgresql://loupe:loupe@db:5432/loupe",
+    }
+    services["annotator"]["ports"] = ["8501:8501"]
+    assert credential_problems(compose) == [
+        "the database owner's password is not a required variable",
+        "scheduler: database password 'loupe' is not a required variable",
+        "scheduler: connects as loupe, not loupe_app",
+        "annotator port 8501:8501 is published beyond 127.0.0.1 by default",
+    ]
 
 
 def test_annotator_healthcheck_asks_streamlit_on_the_served_port() -> None:
