@@ -138,16 +138,14 @@ def authenticate(
     keys = throttle.keys_for(name, client)
     throttle.check(session, keys, policy, now)
     user = session.scalar(select(User).where(User.name == name.strip()))
-    if user is None or not user.password_hash:
+    stored = user.password_hash if user is not None else None
+    if stored is None or user is None:
         # Spend the same time as a real check, so a wrong name is not told apart by timing.
         _scrypt(password, b"0" * 16, _work_factor, SCRYPT_R, SCRYPT_P)
-        ok = False
-    else:
-        ok = verify_password(password, user.password_hash)
-    if not ok:
+    if stored is None or user is None or not verify_password(password, stored):
         throttle.record_failure(session, keys, policy, now)
         raise AuthenticationError("unknown user name or wrong password")
-    if is_outdated(user.password_hash or ""):
+    if is_outdated(stored):
         user.password_hash = hash_password(password)
     throttle.record_success(session, keys)
     return user

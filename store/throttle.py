@@ -127,13 +127,10 @@ def unlock(session: Session, name: str) -> bool:
     from store.accounts import get_user
 
     user = get_user(session, name)
-    result = session.execute(
-        delete(SignInThrottle).where(
-            SignInThrottle.scope == "account", SignInThrottle.key == user.name
-        )
-    )
-    session.flush()
-    return bool(result.rowcount)
+    keys = [ThrottleKey("account", user.name)]
+    had_failures = bool(_rows(session, keys))
+    record_success(session, keys)
+    return had_failures
 
 
 def failed_sign_ins(session: Session, now: dt.datetime | None = None) -> dict[str, LockedAccount]:
