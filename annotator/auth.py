@@ -2,8 +2,13 @@
 
 OpenID Connect goes through ``st.login``: the provider is configured under ``[auth]`` in
 Streamlit's ``secrets.toml`` and named by the ``LOUPE_AUTH_PROVIDER`` setting. A person signed in
-that way works as the Loupe user named by their e-mail address, created as an annotator on first
-sign-in (an admin can change the role with ``loupe user add``).
+that way works as the account linked to their provider's issuer and subject: on a first sign-in
+a new annotator account (named after their e-mail address, made unique), or a refusal, as the
+``LOUPE_OIDC_NEW_ACCOUNTS`` setting says; an admin links an identity to an existing account with
+``loupe user link`` and changes roles with ``loupe user add``.
+
+Failed password sign-ins are throttled per user name and per client (its address, or the
+browser session when the address is unknown), see ``store.throttle``.
 """
 
 from __future__ import annotations
@@ -14,8 +19,8 @@ from annotator import cache, state
 from store.accounts import authenticate
 from store.engine import transaction
 from store.errors import AuthenticationError
+from store.identities import account_for_claims
 from store.models import User
-from store.projects import ensure_user
 
 
 def current_user() -> dict | None:
@@ -28,10 +33,16 @@ def current_user() -> dict | None:
         return _with_current_role(user)
     provider = cache.settings().auth_provider
     if provider and _oidc_signed_in():
-        name = st.user.get("email") or st.user.get("name") or st.user.get("sub")
-        with transaction(cache.engine()) as session:
-            account = ensure_user(session, str(name), "annotator")
-            user = {"id": account.id, "name": account.name, "role": account.role}
+        try:
+            with transaction(cache.engine()) as session:
+                account = account_for_claims(
+                    session, st.user, new_accounts=cache.settings().oidc_new_accounts
+                )
+                user = {"id": account.id, "name": account.name, "role": account.role}
+        except AuthenticationError as e:
+            # shown on the sign-in page, where "Sign in with ..." can be tried again
+            st.session_state[state.SIGN_IN_REFUSED] = f"{e}."
+            return None
         st.session_state[state.USER] = user
     return user
 
@@ -63,17 +74,27 @@ def sign_in_page() -> None:
         name = st.text_input("User name", autocomplete="username")
         password = st.text_input("Password", type="password", autocomplete="current-password")
         submitted = st.form_submit_button("Sign in", type="primary")
+    refused = st.session_state.pop(state.SIGN_IN_REFUSED, None)
+    if refused:
+        st.error(refused)
     if submitted:
-        try:
-            with transaction(cache.engine()) as session:
-                account = authenticate(session, name, password)
+        settings = cache.settings()
+        failure: AuthenticationError | None = None
+        with transaction(cache.engine()) as session:
+            try:  # inside the transaction, so that a failure is counted (committed)
+                account = authenticate(
+                    session, name, password, client=_client(), policy=settings.throttle_policy()
+                )
+            except AuthenticationError as e:
+                failure = e
+            else:
                 st.session_state[state.USER] = {
                     "id": account.id,
                     "name": account.name,
                     "role": account.role,
                 }
-        except AuthenticationError as e:
-            st.error(f"{e}.")
+        if failure is not None:
+            st.error(f"{failure}.")
         else:
             st.rerun()
     provider = cache.settings().auth_provider
@@ -83,6 +104,20 @@ def sign_in_page() -> None:
         if st.button(f"Sign in with {label}"):
             st.login() if provider == "default" else st.login(provider)
     st.caption("No account yet? An admin adds one with `loupe user add NAME`.")
+
+
+def _client() -> str | None:
+    """Who is signing in, for throttling: the client's address, else the browser session."""
+    try:
+        address = st.context.ip_address
+    except (AttributeError, RuntimeError):
+        address = None
+    if address:
+        return f"ip:{address}"
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    context = get_script_run_ctx()
+    return f"session:{context.session_id}" if context is not None else None
 
 
 def sign_out() -> None:

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from loupe import cli_users
 from loupe.cli_db import db_app
 from loupe.cli_manage import archive_app, delete_app, unarchive_app
 from loupe.options import DbOpt, JsonOpt, database_url, migrated_engine
@@ -19,7 +20,10 @@ from store.settings import load_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 project_app = typer.Typer(no_args_is_help=True, help="Create and list projects.")
-user_app = typer.Typer(no_args_is_help=True, help="Add people who annotate or review.")
+user_app = typer.Typer(
+    no_args_is_help=True, help="Add, list, link and unlock people who annotate or review."
+)
+cli_users.register(user_app)
 app.add_typer(project_app, name="project")
 app.add_typer(user_app, name="user")
 suggestions_app = typer.Typer(no_args_is_help=True, help="Model suggestions out of Loupe.")

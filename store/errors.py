@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 
 class StoreError(Exception):
     """Base of every error the store raises on purpose."""
@@ -29,6 +31,16 @@ class SchemaOutdatedError(StoreError):
 
 class AuthenticationError(StoreError):
     """A user name and password that do not match an account (the message never says which)."""
+
+
+class SignInThrottledError(AuthenticationError):
+    """A sign-in attempted too soon after failed ones; nothing was checked or counted."""
+
+    def __init__(self, retry_at: dt.datetime, *, locked: bool) -> None:
+        self.retry_at, self.locked = retry_at, locked
+        when = retry_at.strftime("%H:%M:%S UTC")
+        reason = "account locked after too many failed sign-ins" if locked else "too many tries"
+        super().__init__(f"{reason}: try again after {when}")
 
 
 class PermissionDeniedError(StoreError):

@@ -79,7 +79,10 @@ def list_projects(session: Session) -> list[Project]:
 
 
 def ensure_user(session: Session, name: str, role: str = "annotator") -> User:
-    """The user called ``name``, created with ``role`` if new."""
+    """The user called ``name``, created with ``role`` if new.
+
+    For accounts Loupe itself names (``import``); never for sign-in, where a name chosen by the
+    person could be someone else's (``store.identities`` finds those accounts)."""
     user = session.scalar(select(User).where(User.name == name))
     if user is None:
         user = User(name=name, role=role)

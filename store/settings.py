@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from store.accounts import SCRYPT_N, set_work_factor
 from store.errors import ValidationError
 from store.jobs import DEFAULT_STALE_AFTER_S
+from store.throttle import ThrottlePolicy
 
 DEFAULT_LOOP_AFTER_ANNOTATIONS = 200
 
@@ -73,6 +75,25 @@ class Settings(BaseSettings):
     ``secrets.toml`` (``default`` for a single provider, else the name of its section). Unset:
     local accounts only."""
 
+    oidc_new_accounts: Literal["create", "refuse"] = "create"
+    """What a first OpenID Connect sign-in (an issuer and subject no account is linked to) does:
+    ``create`` a new annotator account under a name no one else has, or ``refuse`` it until an
+    admin links the identity with ``loupe user link``."""
+
+    sign_in_max_failures: int = Field(default=5, ge=1)
+    """Failed sign-ins in a row that lock an account name, or a client, out."""
+
+    sign_in_backoff_s: float = Field(default=1.0, gt=0.0)
+    """Wait after the second failed sign-in in a row (the first is free: most are typos); it
+    doubles with each further failure."""
+
+    sign_in_lockout_minutes: float = Field(default=15.0, gt=0.0)
+    """How long a lockout lasts unless an admin ends it (``loupe user unlock``)."""
+
+    password_work_factor: int = Field(default=SCRYPT_N, ge=2)
+    """scrypt's N for new password hashes (a power of two). Keep the default, which follows
+    current guidance; tests lower it to stay fast."""
+
     timing_log: Path | None = None
     """If set, the annotator appends the server time of every action to this file (CSV)."""
 
@@ -92,6 +113,20 @@ class Settings(BaseSettings):
     """A running job without a heartbeat for this long was killed: it is shown as
     ``interrupted`` and the next job of its kind takes it over. Jobs beat several times within
     it, so every process that runs or reads jobs should see the same value."""
+
+    @field_validator("password_work_factor")
+    @classmethod
+    def _power_of_two(cls, n: int) -> int:
+        if n & (n - 1):
+            raise ValueError("scrypt's N must be a power of two")
+        return n
+
+    def throttle_policy(self) -> ThrottlePolicy:
+        return ThrottlePolicy(
+            max_failures=self.sign_in_max_failures,
+            backoff_s=self.sign_in_backoff_s,
+            lockout_s=self.sign_in_lockout_minutes * 60.0,
+        )
 
 
 class LoopSettings(BaseModel):
@@ -131,4 +166,7 @@ def loop_settings(project_settings: dict) -> LoopSettings:
 def load_settings(**overrides: object) -> Settings:
     """Read the settings from the environment, with explicit values taking precedence."""
     values = {key: value for key, value in overrides.items() if value is not None}
-    return Settings(**values)
+    settings = Settings(**values)
+    # Every process reads its settings here first, so this is where hashing learns its cost.
+    set_work_factor(settings.password_work_factor)
+    return settings

@@ -17,9 +17,16 @@ import pytest
 from hypothesis import HealthCheck, settings
 from sqlalchemy import Engine
 
-from store import schema
-from store.engine import make_engine, transaction
-from store.projects import create_project
+# Password hashes at the product's scrypt cost take ~0.5 s each; tests (and the processes they
+# start, which inherit this) hash at a tiny cost. Set before any settings are read.
+os.environ["LOUPE_PASSWORD_WORK_FACTOR"] = "1024"
+
+from store import schema  # noqa: E402
+from store.engine import make_engine, transaction  # noqa: E402
+from store.projects import create_project  # noqa: E402
+from store.settings import load_settings  # noqa: E402
+
+load_settings()  # applies the work factor to this process too
 
 settings.register_profile(
     "ci",

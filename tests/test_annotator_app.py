@@ -86,6 +86,19 @@ def test_sign_in_with_the_form(app_env: str) -> None:
     assert any("Signed in as **demo**" in c.value for c in at.sidebar.caption)
 
 
+def test_sign_in_form_shows_the_lockout(app_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOUPE_SIGN_IN_MAX_FAILURES", "2")
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    for _ in range(2):
+        at.text_input[0].input("demo")
+        at.text_input[1].input("wrong password")
+        at.button[0].click().run()
+    at.text_input[1].input("loupe-demo")
+    at.button[0].click().run()
+    assert any("locked" in e.value and "try again after" in e.value for e in at.error)
+    assert "loupe.user" not in at.session_state
+
+
 def test_accept_writes_a_row_with_user_and_suggestion(app_env: str) -> None:
     at = ok(open_app("demo", "demo-spectra", app_env))
     item = at.session_state["loupe.item"]

@@ -11,14 +11,16 @@ from streamlit.testing.v1 import AppTest
 
 from annotator import state
 from prelabel.ingest import ingest
-from store.accounts import add_user
+from store.accounts import add_user, authenticate
 from store.annotations import Action, record
 from store.catalog import record_ingest_error
 from store.engine import make_engine, transaction
+from store.errors import AuthenticationError
 from store.models import Item, ModelVersion, Project
 from store.projects import create_project
 from store.snapshots import create_snapshot
 from store.suggestions import SuggestionRow, insert_suggestions
+from store.throttle import ThrottlePolicy
 
 APP = Path(__file__).resolve().parents[1] / "annotator" / "app.py"
 CLASSES = ["defect", "no_defect"]
@@ -166,6 +168,23 @@ def test_overview_shows_progress_people_model_and_errors(piped_app: dict) -> Non
     assert len(at.get("image")) == 1  # the reliability diagram from the report folder
     assert len(at.get("page_link")) == 1
     assert not at.info  # nothing is missing
+
+
+def test_overview_shows_failed_sign_ins_to_admins(piped_app: dict) -> None:
+    engine = make_engine(piped_app["url"])
+    with transaction(engine) as session:
+        add_user(session, "bo", "annotator", "right-password")
+        rita, _ = add_user(session, "rita", "reviewer", None)
+        reviewer = {"id": rita.id, "name": rita.name, "role": rita.role}
+    with transaction(engine) as session, pytest.raises(AuthenticationError):
+        authenticate(session, "bo", "wrong-password", policy=ThrottlePolicy(max_failures=1))
+    engine.dispose()
+    at = _open(piped_app["user"], "pages/overview.py")
+    (row,) = _frame_with(at, "locked until").to_dict("records")
+    assert (row["user"], row["failures"]) == ("bo", 1) and row["locked until"] is not None
+    at = _open(reviewer, "pages/overview.py")  # a reviewer sees the overview, not sign-ins
+    assert at.header[0].value == "Project overview · piped"
+    assert not any("Failed sign-ins" in h.value for h in at.subheader)
 
 
 def test_overview_shows_a_killed_job_as_interrupted(piped_app: dict) -> None:

@@ -1,5 +1,5 @@
 """Project overview: progress, class balance, who did what and when, the model, the latest jobs,
-ingest errors."""
+ingest errors, and (for admins) failed sign-ins."""
 
 from pathlib import Path
 
@@ -9,6 +9,7 @@ from annotator import access, cache, figures, workspace
 from learner.agreement import cohen_kappa
 from learner.strategies import DEFAULT_AUDIT_SHARE, DEFAULT_STRATEGY
 from store import reports
+from store.accounts import account_report
 from store.catalog import project_status
 from store.engine import transaction
 from store.jobs import recent_jobs
@@ -234,3 +235,19 @@ else:
     st.caption("Every file was read.")
 if access.allowed(Permission.MANAGE_SOURCES):
     st.page_link("pages/sources.py", label="All sources and errors", icon=":material/folder_open:")
+
+if access.allowed(Permission.MANAGE_USERS):
+    st.subheader("Failed sign-ins")
+    with transaction(cache.engine()) as session:
+        failing = [a for a in account_report(session) if a.failed_sign_ins]
+    if failing:
+        st.dataframe(
+            [
+                {"user": a.name, "failures": a.failed_sign_ins, "locked until": a.locked_until}
+                for a in failing
+            ],
+            hide_index=True,
+        )
+        st.caption("`loupe user unlock NAME` ends a lockout and forgets the failures.")
+    else:
+        st.caption("No failed sign-ins since each account's last success.")

@@ -6,6 +6,7 @@ from store.models.deletion import REMOVABLE, AnnotationDeletePermit, Deletion
 from store.models.job import Job
 from store.models.model_version import ModelVersion, Suggestion
 from store.models.project import MODALITIES, Project, User
+from store.models.signin import SignInThrottle, UserIdentity
 from store.models.snapshot import Snapshot, SnapshotEntry
 from store.models.source import IngestError, Item, Source
 
@@ -24,9 +25,11 @@ __all__ = [
     "Lease",
     "ModelVersion",
     "Project",
+    "SignInThrottle",
     "Snapshot",
     "SnapshotEntry",
     "Source",
     "Suggestion",
     "User",
+    "UserIdentity",
 ]
