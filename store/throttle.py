@@ -54,6 +54,17 @@ class LockedAccount:
     """Set while the account is locked out."""
 
 
+CLIENT_SHARE = 4
+"""A client address stands for this many people (everyone behind one proxy or on localhost
+shares it): its back-off counts its failures in steps of this many, and it locks out only after
+this many times an account's limit, so one person's typos never lock out the rest."""
+
+
+def _counted(row: SignInThrottle) -> int:
+    """Failures as the back-off and lockout count them for the row's scope."""
+    return row.failures // CLIENT_SHARE if row.scope == "client" else row.failures
+
+
 def keys_for(name: str, client: str | None) -> list[ThrottleKey]:
     keys = [ThrottleKey("account", name.strip())]
     if client:
@@ -77,7 +88,7 @@ def check(
         if row.locked_until is not None and _aware(row.locked_until) > now:
             at, locked = _aware(row.locked_until), True
         elif row.last_failure_at is not None and row.locked_until is None:
-            at = _aware(row.last_failure_at) + dt.timedelta(seconds=policy.wait_s(row.failures))
+            at = _aware(row.last_failure_at) + dt.timedelta(seconds=policy.wait_s(_counted(row)))
         else:
             continue
         if at > now and (retry_at is None or at > retry_at):
@@ -100,7 +111,7 @@ def record_failure(
             row.failures, row.locked_until = 0, None  # the lockout ran out: start again
         row.failures += 1
         row.last_failure_at = now
-        if row.failures >= policy.max_failures:
+        if _counted(row) >= policy.max_failures:
             row.locked_until = now + dt.timedelta(seconds=policy.lockout_s)
     session.flush()
 

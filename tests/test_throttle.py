@@ -12,7 +12,7 @@ from store import throttle
 from store.accounts import account_report, add_user, authenticate
 from store.engine import transaction
 from store.errors import AuthenticationError, NotFoundError, SignInThrottledError
-from store.throttle import ThrottlePolicy, unlock
+from store.throttle import CLIENT_SHARE, ThrottlePolicy, unlock
 
 POLICY = ThrottlePolicy(max_failures=4, backoff_s=2.0, lockout_s=600.0)
 T0 = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)
@@ -77,7 +77,7 @@ def _refused_for(engine: Engine, since: float) -> float:
 
 def test_a_client_failing_on_many_names_is_slowed_down(alice: Engine) -> None:
     with transaction(alice) as session:
-        for i in range(3):
+        for i in range(2 * CLIENT_SHARE):
             with pytest.raises(AuthenticationError):
                 authenticate(
                     session, f"guess-{i}", "x" * 8, client="ip:6.6.6.6", policy=POLICY, now=T0
@@ -112,3 +112,16 @@ def test_success_clears_the_failures(alice: Engine) -> None:
     with transaction(alice) as session:
         (summary,) = account_report(session, now=_at(1))
     assert (summary.failed_sign_ins, summary.locked_until) == (0, None)
+
+
+def test_one_person_s_failures_do_not_lock_out_others_at_the_same_address(alice: Engine) -> None:
+    """Everyone behind one proxy (or on localhost) shares a client address."""
+    with transaction(alice) as session:
+        add_user(session, "bob", "annotator", "bobs-password")
+    for i in range(POLICY.max_failures):
+        assert "wrong password" in _try(alice, "wrong-password", _at(60 * i), client="ip:shared")
+    assert "locked" in _try(alice, "right-password", _at(300), client="ip:shared")
+    with transaction(alice) as session:  # bob, at the same address, still gets in
+        authenticate(
+            session, "bob", "bobs-password", client="ip:shared", policy=POLICY, now=_at(300)
+        )
