@@ -11,15 +11,15 @@ import typer
 from loupe import cli_users
 from loupe.cli_db import db_app
 from loupe.cli_manage import archive_app, delete_app, unarchive_app
-from loupe.options import DbOpt, JsonOpt, database_url, migrated_engine
+from loupe.cli_projects import project_app
+from loupe.options import CapOpt, DbOpt, JsonOpt, database_url, migrated_engine
 from loupe.output import emit, shows_progress, user_errors
 from store import catalog, schema
 from store.engine import make_engine, safe_url, transaction
-from store.projects import create_project, get_project, list_projects
+from store.projects import get_project
 from store.settings import load_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
-project_app = typer.Typer(no_args_is_help=True, help="Create and list projects.")
 user_app = typer.Typer(
     no_args_is_help=True, help="Add, list, link and unlock people who annotate or review."
 )
@@ -74,165 +74,6 @@ def init(db: DbOpt = None, as_json: JsonOpt = False) -> None:
         as_json,
         {"database": safe_url(url), "revision": revision},
         lambda: f"database {safe_url(url)} is at revision {revision}",
-    )
-
-
-@project_app.command("create")
-def project_create(
-    name: str,
-    modality: Annotated[str, typer.Option(help="audio, spectrum or crop")],
-    classes: Annotated[str, typer.Option(help="Class names, comma-separated: a,b,c")],
-    db: DbOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Create a project of one modality with its classes."""
-    with user_errors(as_json), transaction(_engine(db)) as session:
-        project = create_project(session, name, modality, classes.split(","))
-        result = {
-            "id": project.id,
-            "name": project.name,
-            "modality": project.modality,
-            "classes": project.classes,
-        }
-    emit(
-        as_json,
-        result,
-        lambda: f"created project {name} ({modality}: {', '.join(result['classes'])})",
-    )
-
-
-@project_app.command("list")
-def project_list(db: DbOpt = None, as_json: JsonOpt = False) -> None:
-    """List projects with their item counts."""
-    with user_errors(as_json), transaction(_engine(db)) as session:
-        rows = [
-            {
-                "id": p.id,
-                "name": p.name,
-                "modality": p.modality,
-                "classes": p.classes,
-                "archived": p.archived_at is not None,
-            }
-            | catalog.project_status(session, p.id)
-            for p in list_projects(session)
-        ]
-
-    def text() -> str:
-        if not rows:
-            return "no projects yet: loupe project create NAME --modality ... --classes ..."
-        return "\n".join(
-            f"{r['name']:<24} {r['modality']:<9} {r['items']:>9} items "
-            f"{r['labelled_items']:>9} labelled{' (archived)' if r['archived'] else ''}"
-            for r in rows
-        )
-
-    emit(as_json, {"projects": rows}, text)
-
-
-@project_app.command("watch")
-def project_watch(
-    name: str,
-    folders: Annotated[list[Path] | None, typer.Argument(help="Folders to ingest from.")] = None,
-    remove: Annotated[bool, typer.Option(help="Stop watching these folders.")] = False,
-    db: DbOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Add (or --remove) folders that `loupe run-scheduled` ingests new files from."""
-    from store.projects import set_watched_folders
-
-    with user_errors(as_json), transaction(_engine(db)) as session:
-        project = get_project(session, name)
-        given = {str(f.expanduser().resolve()) for f in folders or []}
-        current = set(project.settings.get("watch", []))
-        set_watched_folders(
-            session, project, sorted(current - given if remove else current | given)
-        )
-        result = {"project": name, "watch": project.settings["watch"]}
-    emit(
-        as_json,
-        result,
-        lambda: "\n".join([f"{name} watches:"] + [f"  {f}" for f in result["watch"]]),
-    )
-
-
-@project_app.command("strategy")
-def project_strategy(
-    name: str,
-    strategy: Annotated[
-        str,
-        typer.Argument(
-            help="least-confidence, margin, entropy, bald, diverse, cold-start or random."
-        ),
-    ],
-    audit_share: Annotated[
-        float | None,
-        typer.Option(help="Share of picks drawn at random as the audit stream (default 0.1)."),
-    ] = None,
-    db: DbOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Choose the order of the project's queue; its open suggestions are re-ranked at once."""
-    from prelabel.ranking import set_strategy
-
-    with user_errors(as_json):
-        result = set_strategy(_engine(db), name, strategy, audit_share=audit_share)
-    emit(
-        as_json,
-        result,
-        lambda: (
-            f"{name}: queue by {result['strategy']}, {100 * result['audit_share']:.0f} % random "
-            f"audit picks; {result.get('reranked', 0)} open suggestions re-ranked"
-        ),
-    )
-
-
-@project_app.command("loop")
-def project_loop(
-    name: str,
-    after_annotations: Annotated[
-        int | None,
-        typer.Option(
-            help="`loupe run-scheduled` runs the loop after this many new human "
-            "annotations; 0 never."
-        ),
-    ] = None,
-    pseudo_labels: Annotated[
-        bool | None, typer.Option("--pseudo-labels/--no-pseudo-labels")
-    ] = None,
-    target_error: Annotated[float | None, typer.Option(help="Pseudo-label error target.")] = None,
-    cap_per_class: CapOpt = None,
-    label_review: Annotated[bool | None, typer.Option("--label-review/--no-label-review")] = None,
-    min_macro_f1: Annotated[float | None, typer.Option(help="The gate's threshold.")] = None,
-    reset: Annotated[bool, typer.Option(help="Forget every loop setting of the project.")] = False,
-    db: DbOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Show or set a project's loop settings (they beat the global ones; a flag of
-    `loupe loop` beats both)."""
-    from prelabel.loop import configure_loop
-
-    changes = {
-        "after_annotations": after_annotations,
-        "pseudo_labels": pseudo_labels,
-        "target_error": target_error,
-        "cap_per_class": cap_per_class,
-        "label_review": label_review,
-        "min_macro_f1": min_macro_f1,
-    }
-    with user_errors(as_json), transaction(_engine(db)) as session:
-        project = get_project(session, name)
-        if reset:
-            changes = dict.fromkeys(changes)
-        else:
-            changes = {k: v for k, v in changes.items() if v is not None}
-        result = {"project": name, "loop": configure_loop(session, project, changes)}
-    emit(
-        as_json,
-        result,
-        lambda: (
-            f"{name} loop settings: "
-            + (", ".join(f"{k}={v}" for k, v in result["loop"].items()) or "none (global defaults)")
-        ),
     )
 
 
@@ -416,10 +257,6 @@ PseudoLabelsOpt = Annotated[
 ]
 TargetErrorOpt = Annotated[
     float, typer.Option(help="Estimated error of accepted pseudo-labels to stay under.")
-]
-CapOpt = Annotated[
-    int | None,
-    typer.Option(help="At most this many pseudo-labels per class (default: 3x the rarest class)."),
 ]
 
 

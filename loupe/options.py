@@ -30,3 +30,9 @@ def migrated_engine(db: str | None) -> Engine:
     engine = make_engine(database_url(db))
     schema.require_current(engine)
     return engine
+
+
+CapOpt = Annotated[
+    int | None,
+    typer.Option(help="At most this many pseudo-labels per class (default: 3x the rarest class)."),
+]

@@ -141,22 +141,36 @@ def demo_url(demo_database: Path, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def wait_until_interrupted(engine: Engine):  # type: ignore[no-untyped-def]
-    """``wait(project_id, stale_s)``: the id of the project's newest job, once it is shown as
-    interrupted (its heartbeat older than ``stale_s``); fails if it still looks alive 30 s on."""
+def wait_until_interrupted(engine: Engine, db_url: str):  # type: ignore[no-untyped-def]
+    """``wait(project, project_id, kind, stale_s, env)``: the id of the project's newest job,
+    once it is shown as interrupted (its heartbeat older than ``stale_s``), checked to be shown so
+    by ``loupe status --json`` too (run with ``env``); fails if it still looks alive 30 s on."""
+    import json
+    import subprocess
+    import sys
     import time
 
     from store.jobs import recent_jobs
 
-    def wait(project_id: int, stale_s: float) -> int:
+    def wait(project: str, project_id: int, kind: str, stale_s: float, env: dict) -> int:
         deadline = time.monotonic() + stale_s + 30
         while True:
             with transaction(engine) as session:
                 [job] = recent_jobs(session, project_id, stale_after_s=stale_s, limit=1)
             if job.status == "interrupted":
-                return job.id
+                break
             assert job.status == "running", job
             assert time.monotonic() < deadline, "a killed job still looks alive"
             time.sleep(0.1)
+        status = subprocess.run(
+            [sys.executable, "-m", "loupe", "status", project, "--json", "--db", db_url],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        newest = json.loads(status.stdout)["jobs"][0]
+        assert (newest["id"], newest["kind"], newest["status"]) == (job.id, kind, "interrupted")
+        return job.id
 
     return wait

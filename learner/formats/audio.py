@@ -104,6 +104,14 @@ def find_label_file(recording: Path) -> Path | None:
     return raven[0] if raven else None
 
 
+def _all_or_first_error(result: tuple[list[LabelSpan], list[FormatError]]) -> list[LabelSpan]:
+    """The strict readers' rule over the lenient ones: every span, or the first line's error."""
+    spans, errors = result
+    if errors:
+        raise errors[0]
+    return spans
+
+
 def read_label_file(path: Path) -> list[LabelSpan]:
     """Parse an Audacity label track or a Raven selection table, chosen by content.
 
@@ -112,10 +120,7 @@ def read_label_file(path: Path) -> list[LabelSpan]:
     FormatError
         The file does not parse; the message names the line.
     """
-    spans, errors = read_label_spans(path)
-    if errors:
-        raise errors[0]
-    return spans
+    return _all_or_first_error(read_label_spans(path))
 
 
 def read_label_spans(path: Path) -> tuple[list[LabelSpan], list[FormatError]]:
@@ -149,10 +154,7 @@ def parse_audacity(lines: list[str]) -> list[LabelSpan]:
     FormatError
         A line does not parse; the member names the line.
     """
-    spans, errors = audacity_spans(lines)
-    if errors:
-        raise errors[0]
-    return spans
+    return _all_or_first_error(audacity_spans(lines))
 
 
 def audacity_spans(lines: list[str]) -> tuple[list[LabelSpan], list[FormatError]]:
@@ -205,10 +207,7 @@ def parse_raven(lines: list[str]) -> list[LabelSpan]:
     FormatError
         The header lacks a needed column, or a row does not parse; the member names the line.
     """
-    spans, errors = raven_spans(lines)
-    if errors:
-        raise errors[0]
-    return spans
+    return _all_or_first_error(raven_spans(lines))
 
 
 def raven_spans(lines: list[str]) -> tuple[list[LabelSpan], list[FormatError]]:
